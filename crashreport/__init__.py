@@ -1,0 +1,143 @@
+"""crashreport: opt-in, privacy-first crash reports and release adoption for Python programs.
+
+One call at start-up::
+
+    import crashreport
+    crashreport.init("myapp", dsn=SENTRY_DSN, config="~/.config/myapp/config.yaml",
+                     subcommand=args.command)
+
+Nothing is sent, written or even imported from sentry-sdk unless the user opted in
+(``telemetry.collect: true`` in their config, or ``MYAPP_TELEMETRY=1``). This module imports
+nothing heavy; the sentry-sdk wiring lives in :mod:`crashreport.reporter`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._safe import guard, warn
+from .consent import Level, Source
+
+if TYPE_CHECKING:
+    from .reporter import Reporter
+
+__all__ = ["Handle", "Level", "Source", "__version__", "init", "set_level", "set_subcommand"]
+__version__ = "0.1.0"
+
+_reporter: Reporter | None = None
+_handle: Handle | None = None
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What :func:`init` decided: the level, where that came from, and the anonymous user id."""
+
+    app: str
+    level: Level
+    source: Source
+    reason: str
+    user_id: str | None = None
+    release: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.level is not Level.OFF
+
+
+def init(
+    app: str,
+    dsn: str | None = None,
+    *,
+    config: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    subcommand: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
+    exit_timeout: float | None = None,
+) -> Handle:
+    """Turn on crash reporting for ``app`` if, and only if, its user opted in.
+
+    ``app`` is the installed distribution's name: it gives the release (``app@version``), the
+    folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
+    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. Never raises.
+    """
+    global _reporter, _handle
+    handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
+    with guard():
+        if _handle is not None:
+            return _handle
+        from .config import load_settings
+        from .consent import decide
+
+        settings = load_settings(config)
+        decision = decide(app, settings, os.environ)
+        for problem in {settings.problem, decision.problem} - {None}:
+            warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
+        handle = Handle(app, decision.level, decision.source, decision.reason)
+        if decision.enabled:
+            handle = _start(app, dsn, settings, decision, subcommand, version, environment,
+                            before_send, exit_timeout)  # fmt: skip
+        _handle = handle
+    return handle
+
+
+def _start(app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
+           version: str | None, environment: str | None, before_send: Any,
+           exit_timeout: float | None) -> Handle:  # fmt: skip
+    global _reporter
+    from . import identity
+    from .metadata import package_versions
+    from .paths import Paths
+    from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
+
+    paths = Paths.for_app(app)
+    try:
+        user_id = identity.load_or_create(paths.id_file)
+    except OSError as exc:
+        import uuid
+
+        warn(f"cannot keep the anonymous id in {paths.data_dir} ({exc.strerror}); "
+             "using one for this run only")  # fmt: skip
+        user_id = uuid.uuid4().hex
+    packages = package_versions(app)
+    release = f"{app}@{version or packages.get(app) or '0+unknown'}"
+    _reporter = Reporter(
+        app=app,
+        release=release,
+        user_id=user_id,
+        level=decision.level,
+        dsn=settings.dsn or dsn,
+        environment=settings.environment or environment or "production",
+        subcommand=subcommand,
+        packages=packages,
+        before_send=before_send,
+        exit_timeout=(
+            exit_timeout if exit_timeout is not None
+            else settings.exit_timeout if settings.exit_timeout is not None
+            else DEFAULT_EXIT_TIMEOUT
+        ),
+    )  # fmt: skip
+    return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
+
+
+def set_subcommand(name: str | None) -> None:
+    """Tag this run with the subcommand, for apps that learn it after :func:`init`."""
+    with guard():
+        if _reporter is not None:
+            _reporter.set_subcommand(name)
+
+
+def set_level(level: Level | str) -> Handle | None:
+    """Change the level while running; ``off`` stops all sending at once."""
+    global _handle
+    with guard():
+        new = Level(level)
+        if _reporter is not None and _handle is not None:
+            _reporter.set_level(new)
+            from dataclasses import replace
+
+            _handle = replace(_handle, level=new, source=Source.RUNTIME, reason="set_level()")
+    return _handle

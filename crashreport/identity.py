@@ -1,0 +1,94 @@
+"""The anonymous user id: a random UUID4 kept in one small JSON file.
+
+Created on the first enabled run, reused after; a missing or corrupt file gets a new id. The
+file is created atomically (written aside, then hard-linked into place, which fails if another
+process won the race), so concurrent first runs agree on one id. File 0600, folder 0700. A
+symlink in place of the file is never followed: it is treated as corrupt and replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+_ID = re.compile(r"[0-9a-f]{32}")
+_MAX_BYTES = 4096
+
+
+def read_id(path: Path) -> str | None:
+    """The id in ``path``, or None if the file is missing, a link, or not a valid id file."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raw = os.read(fd, _MAX_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        value = json.loads(raw.decode("utf-8")).get("user_id")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    if isinstance(value, str) and _ID.fullmatch(value):
+        return value
+    return None
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) with mode 0700 for the folders we create."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def load_or_create(path: Path) -> str:
+    """Return the id stored at ``path``, creating or repairing the file as needed."""
+    existing = read_id(path)
+    if existing:
+        return existing
+    ensure_dir(path.parent)
+    new_id = uuid.uuid4().hex
+    tmp = _write_aside(path, new_id)
+    try:
+        os.link(tmp, path)
+        return new_id
+    except FileExistsError:
+        won = read_id(path)
+        if won:
+            return won
+        # A corrupt file (or a planted link) is in the way: replace it atomically; os.replace
+        # swaps the name itself, never what a symlink points to.
+        os.replace(tmp, path)
+        return read_id(path) or new_id
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _write_aside(path: Path, value: str) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"user_id": value}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
+def reset(path: Path) -> bool:
+    """Forget the id (a new one is made on the next enabled run). True if a file was removed."""
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False

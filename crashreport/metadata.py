@@ -1,0 +1,49 @@
+"""The app's version and the versions of the packages it declares, from installed metadata."""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def app_version(app: str) -> str | None:
+    """The installed version of distribution ``app``, or None if it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(app)
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def declared_requirements(app: str) -> list[str]:
+    """Names of the app's declared run-time requirements (extras left out)."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires(app) or []
+    except (metadata.PackageNotFoundError, ValueError):
+        return []
+    names = []
+    for requirement in requires:
+        marker = requirement.partition(";")[2]
+        if "extra" in marker:
+            continue
+        match = _NAME.match(requirement)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def package_versions(app: str) -> dict[str, str]:
+    """``{name: version}`` for the app and each installed declared requirement."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for name in [app, *declared_requirements(app)]:
+        try:
+            versions[name] = metadata.version(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+    return versions

@@ -1,0 +1,1 @@
+"""mytool: a small example CLI that uses crashreport's one-line init."""

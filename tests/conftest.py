@@ -1,0 +1,95 @@
+"""Shared fixtures: an isolated HOME for every test, a loopback Sentry server, app runners."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crashreport import _safe
+
+from .sentry_server import SentryServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Variables that would let the developer's own shell leak into a test.
+_LEAKY = ("DO_NOT_TRACK", "CI", "MYTOOL_TELEMETRY", "MYTOOL_DSN", "MYTOOL_CONFIG",
+          "CRASHREPORT_DEBUG", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME",
+          "XDG_CACHE_HOME")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own HOME and no telemetry-related variables from the caller."""
+    home = tmp_path / "home" / "alice"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for name in list(os.environ):
+        if name in _LEAKY or name.startswith("SENTRY_"):
+            monkeypatch.delenv(name, raising=False)
+    _safe.SWALLOWED.clear()
+    _safe._warned.clear()
+    yield home
+    swallowed = list(_safe.SWALLOWED)
+    _safe.SWALLOWED.clear()
+    if swallowed:
+        raise swallowed[0]
+
+
+@pytest.fixture
+def home(isolated: Path) -> Path:
+    return isolated
+
+
+@pytest.fixture
+def sentry_server() -> Iterator[SentryServer]:
+    server = SentryServer()
+    yield server
+    server.close()
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def child_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a child process: the isolated HOME, this checkout importable."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in _LEAKY and not k.startswith("SENTRY_")}  # fmt: skip
+    env["HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(ROOT / "examples" / "mytool"), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+def run_python(home: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 30, cwd: Path | None = None) -> Run:  # fmt: skip
+    """Run ``python *args`` in a child process with the isolated HOME."""
+    import time
+
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, *args],
+        env=child_env(home, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or home,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def run_mytool(home: Path, *args: str, **kwargs: object) -> Run:
+    """Run the example app ``mytool`` as its user would."""
+    return run_python(home, "-m", "mytool", *args, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,184 @@
+"""A loopback Sentry ingest server for tests: records envelopes, can be told to misbehave.
+
+It speaks just enough of Sentry's envelope endpoint (``POST /api/<project>/envelope/``, gzip or
+plain) for sentry-sdk's real HTTP transport. Faults are switched with :meth:`SentryServer.fault`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Item:
+    headers: dict[str, Any]
+    payload: Any  # parsed JSON, or bytes when not JSON
+
+    @property
+    def type(self) -> str:
+        return str(self.headers.get("type"))
+
+
+@dataclass
+class Envelope:
+    headers: dict[str, Any]
+    items: list[Item] = field(default_factory=list)
+    request_headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [i.payload for i in self.items if i.type == kind]
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parse Sentry's envelope format (newline-separated JSON headers and payloads)."""
+    pos = body.find(b"\n")
+    header_line = body if pos < 0 else body[:pos]
+    env = Envelope(headers=json.loads(header_line or b"{}"), raw=body)
+    pos = len(body) if pos < 0 else pos + 1
+    while pos < len(body):
+        end = body.find(b"\n", pos)
+        end = len(body) if end < 0 else end
+        line = body[pos:end]
+        pos = end + 1
+        if not line.strip():
+            continue
+        headers = json.loads(line)
+        if "length" in headers:
+            payload = body[pos : pos + int(headers["length"])]
+            pos += int(headers["length"]) + 1
+        else:
+            end = body.find(b"\n", pos)
+            end = len(body) if end < 0 else end
+            payload, pos = body[pos:end], end + 1
+        try:
+            parsed: Any = json.loads(payload)
+        except ValueError:
+            parsed = payload
+        env.items.append(Item(headers, parsed))
+    return env
+
+
+class SentryServer:
+    """Records every envelope it receives; ``fault`` switches how it answers."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+        self.requests = 0
+        self._mode = "ok"
+        self._retry_after = 1
+        self._cond = threading.Condition()
+        self._release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public0key@127.0.0.1:{self.port}/1"
+
+    def fault(self, mode: str, retry_after: int = 1) -> None:
+        """ok | hang | 500 | 429 | 413 | 400 | garbage | reset | slow."""
+        self._mode = mode
+        self._retry_after = retry_after
+        if mode != "hang":
+            self._release.set()
+        else:
+            self._release.clear()
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        mode = self._mode
+        with self._cond:
+            self.requests += 1
+        if mode == "hang":
+            self._release.wait(60)
+            h.close_connection = True
+            return
+        if mode == "reset":
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            h.connection.close()
+            h.close_connection = True
+            return
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length)
+        if mode == "garbage":
+            h.wfile.write(b"\x00\xffnot http at all\r\n\r\n")
+            h.close_connection = True
+            return
+        if mode in ("500", "400", "413"):
+            self._answer(h, int(mode), b"{}")
+            return
+        if mode == "429":
+            self._answer(h, 429, b"{}", {"Retry-After": str(self._retry_after),
+                                         "X-Sentry-Rate-Limits": f"{self._retry_after}::organization"})
+            return
+        if h.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        elif h.headers.get("Content-Encoding") == "deflate":
+            body = zlib.decompress(body)
+        env = parse_envelope(body)
+        env.request_headers = {k.lower(): v for k, v in h.headers.items()}
+        if mode == "slow":
+            time.sleep(3)
+        with self._cond:
+            self.envelopes.append(env)
+            self._cond.notify_all()
+        self._answer(h, 200, json.dumps({"id": env.headers.get("event_id")}).encode())
+
+    @staticmethod
+    def _answer(h: BaseHTTPRequestHandler, status: int, body: bytes,
+                headers: dict[str, str] | None = None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(body)
+
+    # -- what tests read ---------------------------------------------------------------------
+    def items(self, kind: str) -> list[Any]:
+        with self._cond:
+            return [p for e in self.envelopes for p in e.of_type(kind)]
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
+        """Wait until ``count`` items of ``kind`` arrived; returns all of them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [p for e in self.envelopes for p in e.of_type(kind)]
+                left = deadline - time.monotonic()
+                if len(found) >= count or left <= 0:
+                    return found
+                self._cond.wait(left)
+
+    def clear(self) -> None:
+        with self._cond:
+            self.envelopes.clear()
+            self.requests = 0
+
+    def close(self) -> None:
+        self._release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
