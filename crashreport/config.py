@@ -189,5 +189,10 @@ def _looks_like_dsn(value: str) -> bool:
 
 
 def _short(value: object) -> str:
+    """A short description of a bad value; containers are named, never printed (alias bombs)."""
+    if isinstance(value, Mapping):
+        return "(a mapping)"
+    if isinstance(value, list | tuple | set):
+        return "(a list)"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
