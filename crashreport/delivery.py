@@ -197,7 +197,8 @@ def deliver(outbox: Outbox, claim: Claim, sender: EnvelopeSender) -> Outcome:
     elif answer.status == 429:
         outbox.retry(claim, max(limits.values(), default=now), failed=False)
     else:
-        outbox.retry(claim, now + backoff(claim.entry.attempts + 1))
+        wait = backoff(claim.entry.attempts + 1)
+        outbox.retry(claim, now + wait if wait else 0.0)
     return outcome
 
 
@@ -261,6 +262,7 @@ class Courier:
         self._killed = False
         self._pause_until = 0.0  # in-process pause after a failure (the endpoint is down)
         self._failures = 0
+        self._idle = False  # nothing due: this run's items settled, backlog empty or paused
 
     # -- what the program calls ----------------------------------------------------------------
     def start(self) -> None:
@@ -277,12 +279,15 @@ class Courier:
             self._cond.notify_all()
 
     def flush(self, timeout: float, callback: Any = None) -> None:
-        """Wait up to ``timeout`` seconds for this run's envelopes; the rest stays on disk."""
+        """Wait up to ``timeout`` seconds for this run's envelopes and the backlog being sent.
+
+        Whatever is not settled by then stays on disk for the next run.
+        """
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
             if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
                 return
-            while self._unsettled > 0:
+            while self._unsettled > 0 or not self._idle:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
@@ -337,6 +342,7 @@ class Courier:
             with self._cond:
                 if self._killed:
                     return None
+                self._idle = False
                 if self._queue:
                     item, attempts = self._queue.popleft()
                     return item, attempts, True
@@ -352,6 +358,8 @@ class Courier:
                 wait = 300.0 if nxt is None else nxt - time.time()
             with self._cond:
                 if not self._queue and not self._killed:
+                    self._idle = True
+                    self._cond.notify_all()
                     self._cond.wait(min(max(wait, 0.05), 300.0))
 
     def _get_sender(self) -> EnvelopeSender:
