@@ -35,7 +35,7 @@ from sentry_sdk.consts import DEFAULT_OPTIONS, EndpointType
 from sentry_sdk.transport import HttpTransport, _parse_rate_limits
 
 from ._safe import guard
-from .outbox import Claim, Entry, Outbox
+from .outbox import STALE_CLAIM_SECONDS, Claim, Entry, Outbox
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -247,9 +247,16 @@ class Courier:
     :data:`MEMORY_ATTEMPTS` times while the program runs).
     """
 
-    def __init__(self, outbox: Outbox | None, make_sender: Callable[[], EnvelopeSender], *,
-                 drain: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        outbox: Outbox | None,
+        make_sender: Callable[[], EnvelopeSender],
+        *,
+        drain: bool = True,
+        enabled: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.outbox = outbox
+        self._enabled = enabled  # checked before every request: set_level("off") stops sending
         self._make_sender = make_sender
         self._sender: EnvelopeSender | None = None
         self._drain = drain and outbox is not None
@@ -263,6 +270,7 @@ class Courier:
         self._pause_until = 0.0  # in-process pause after a failure (the endpoint is down)
         self._failures = 0
         self._idle = False  # nothing due: this run's items settled, backlog empty or paused
+        self._recovered_at = 0.0
 
     # -- what the program calls ----------------------------------------------------------------
     def start(self) -> None:
@@ -315,10 +323,15 @@ class Courier:
                                             daemon=True)  # fmt: skip
             self._thread.start()
 
-    def _run(self) -> None:
-        with guard():
-            if self.outbox is not None and self._drain:
+    def _recover(self) -> None:
+        """Return claims of dead processes, clean temp files, drop too-old envelopes."""
+        if self.outbox is not None and self._drain:
+            with guard():
+                self._recovered_at = time.time()
                 self.outbox.recover()
+
+    def _run(self) -> None:
+        self._recover()
         while True:
             job = self._next()
             if job is None:
@@ -340,7 +353,11 @@ class Courier:
         """This run's next item, else a due backlog entry; waits; None once killed."""
         while True:
             with self._cond:
-                if self._killed:
+                if self._killed or not self._enabled():
+                    self._queue.clear()
+                    self._unsettled = 0
+                    self._idle = True
+                    self._cond.notify_all()
                     return None
                 self._idle = False
                 if self._queue:
@@ -351,6 +368,8 @@ class Courier:
                     data, attempts = self._retry.pop(0)
                     return data, attempts, False
             if wait <= 0 and self._drain and self.outbox is not None:
+                if time.time() - self._recovered_at > STALE_CLAIM_SECONDS:
+                    self._recover()  # a long-running program: other processes' dead claims
                 due = self.outbox.due()
                 if due:
                     return due[0], 0, False

@@ -165,6 +165,9 @@ class Outbox:
         self.max_count = max(1, int(max_count))
         self.max_bytes = max(1, int(max_bytes))
         self.sent_keep = max(0, int(sent_keep))
+        #: (count, bytes) of the queue as of this process's last scan plus what it added since;
+        #: the folder is scanned again only when this estimate reaches a bound.
+        self._estimate: tuple[int, int] | None = None
 
     # -- folders and files ---------------------------------------------------------------------
     def _ensure_dir(self, path: Path) -> None:
@@ -226,7 +229,12 @@ class Outbox:
         kinds, event_id = describe(data)
         name = _entry_name(time.time_ns(), secrets.token_hex(4), kinds, event_id, 0, 0)
         path = self._write_atomic(self.directory, name, data)
-        entry = self._entry(path)
+        entry = self._entry(path, name, len(data))
+        if self._estimate is not None:
+            count, total = self._estimate[0] + 1, self._estimate[1] + len(data)
+            self._estimate = (count, total)
+            if count <= self.max_count and total <= self.max_bytes:
+                return entry
         self._enforce_bounds(keep=path)
         return entry
 
@@ -368,16 +376,26 @@ class Outbox:
         return fixed
 
     def _enforce_bounds(self, keep: Path | None = None) -> None:
+        """Drop the oldest until within bounds; once over, down to 90% (fewer rescans)."""
         entries = self.pending()
         busy = sum(e.size for e, _pid, _at in self.claimed())
         count, total = len(entries), sum(e.size for e in entries) + busy
+        max_count, max_bytes = self.max_count, self.max_bytes
+        if count > max_count or total > max_bytes:
+            max_count, max_bytes = max(1, max_count * 9 // 10), max(1, max_bytes * 9 // 10)
+        dropped = 0
         for entry in entries:  # oldest first
-            if count <= self.max_count and total <= self.max_bytes:
+            if count <= max_count and total <= max_bytes:
                 break
             if entry.path == keep:
                 continue
-            self.drop(entry, "dropped_full")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+            dropped += 1
             count, total = count - 1, total - entry.size
+        if dropped:
+            self._count("dropped_full", dropped)
+        self._estimate = (count, total)
 
     def sent(self) -> list[Entry]:
         """The sent log, newest first."""

@@ -129,7 +129,8 @@ class Reporter:
         self.outbox = Outbox(paths.outbox_dir, paths.sent_dir, max_count=max_count,
                              max_bytes=max_bytes)  # fmt: skip
         if dsn:
-            self.courier = Courier(self.outbox, lambda: EnvelopeSender(options, REQUEST_TIMEOUT))
+            self.courier = Courier(self.outbox, lambda: EnvelopeSender(options, REQUEST_TIMEOUT),
+                                   enabled=lambda: self.level is not Level.OFF)  # fmt: skip
             self.transport._inner = self.courier
             self.courier.start()
 
@@ -143,8 +144,9 @@ class Reporter:
             try:
                 entry = self.outbox.put(data)
             except OSError as exc:
+                then = "sending from memory" if self.courier is not None else "not kept"
                 warn(f"cannot keep reports in {self.outbox.directory} "
-                     f"({exc.strerror or exc}); sending from memory", key="outbox")  # fmt: skip
+                     f"({exc.strerror or exc}); {then}", key="outbox")  # fmt: skip
                 if self.courier is not None:
                     self.courier.submit(data)
                 return

@@ -67,6 +67,13 @@ def parse_envelope(body: bytes) -> Envelope:
     return env
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request (a program exiting) is normal here."""
+
+
 class SentryServer:
     """Records every envelope it receives; ``fault`` switches how it answers."""
 
@@ -93,7 +100,7 @@ class SentryServer:
         self._listen()
 
     def _listen(self) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -336,3 +336,45 @@ def test_outbox_root_is_importable_without_sentry() -> None:
     run = run_python(Path.cwd(), "-c", code)
     assert run.stdout.strip() == "False"
     assert (ROOT / "crashreport" / "outbox.py").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_full_disk_sends_from_memory_with_one_warning(
+    home: Path, sentry_server: SentryServer
+) -> None:
+    import resource
+
+    off = run_mytool(home, "crash")
+    run_mytool(home, "hello", env=on(sentry_server))  # the id file and folders exist
+    sentry_server.clear()
+
+    def small_files() -> None:  # any write past 1000 bytes fails (EFBIG), like a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "mytool", "crash"], cwd=home,
+                          env=child_env(home, **on(sentry_server)), capture_output=True,
+                          text=True, timeout=30, preexec_fn=small_files)  # fmt: skip
+    run = Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    check_host_unchanged(run, off, warnings=1)
+    [event] = sentry_server.wait_for("event", timeout=5)
+    assert event["exception"]["values"][0]["type"] == "FileNotFoundError"
+    assert [e for e in outbox().pending() if "event" in e.kinds] == []
+    assert not [p for p in outbox().directory.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_courier_flush_is_bounded_with_a_hanging_endpoint(sentry_server: SentryServer) -> None:
+    from crashreport.delivery import Courier, EnvelopeSender
+
+    box = outbox()
+    sentry_server.fault("hang")
+    courier = Courier(box, lambda: EnvelopeSender.for_dsn(sentry_server.dsn, 5), drain=False)
+    entry = box.put(envelope())
+    assert entry is not None
+    courier.submit(entry)
+    start = time.monotonic()
+    courier.flush(0.3)
+    assert time.monotonic() - start < 1.0
+    courier.kill()
+    # still on disk (claimed by this live process), so nothing is lost
+    assert [e.event_id for e, _pid, _at in box.claimed()] == [entry.event_id]
