@@ -271,6 +271,8 @@ class Courier:
         self._failures = 0
         self._idle = False  # nothing due: this run's items settled, backlog empty or paused
         self._recovered_at = 0.0
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
 
     # -- what the program calls ----------------------------------------------------------------
     def start(self) -> None:
@@ -311,6 +313,14 @@ class Courier:
         """sentry-sdk's client reports about lost events are not kept."""
 
     # -- the thread ----------------------------------------------------------------------------
+    def _after_fork(self) -> None:
+        """A forked child: no thread, a fresh lock (the parent's may be held), a new pool."""
+        self._cond = threading.Condition()
+        self._pid, self._thread, self._sender = os.getpid(), None, None
+        self._queue.clear()
+        self._retry.clear()
+        self._unsettled = 0
+
     def _ensure_thread(self) -> None:
         if self._pid != os.getpid():  # forked: the parent's thread does not exist here
             self._pid, self._thread, self._sender = os.getpid(), None, None

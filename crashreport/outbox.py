@@ -130,6 +130,8 @@ def _pid_alive(pid: int) -> bool:
         return False
     if pid == os.getpid():
         return True
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there; rely on the age
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

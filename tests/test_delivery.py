@@ -378,3 +378,29 @@ def test_courier_flush_is_bounded_with_a_hanging_endpoint(sentry_server: SentryS
     courier.kill()
     # still on disk (claimed by this live process), so nothing is lost
     assert [e.event_id for e, _pid, _at in box.claimed()] == [entry.event_id]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_reports_once_and_does_not_deadlock(
+    home: Path, sentry_server: SentryServer
+) -> None:
+    code = (
+        "import os, crashreport, sentry_sdk\n"
+        f"crashreport.init('mytool', dsn={sentry_server.dsn!r})\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        sentry_sdk.capture_message('from a child', level='error')\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "print('parent done')\n"
+    )
+    env = patient(home, sentry_server)
+    run = run_python(home, "-c", code, env=env, timeout=30)
+    assert run.returncode == 0
+    assert run.stdout == "parent done\n"
+    run_mytool(home, "hello", env=env)  # delivers what a child left claimed when it ended
+    ids = event_ids(sentry_server)
+    assert len(ids) == 3
+    assert len(set(ids)) == 3
+    assert outbox().pending() == []
