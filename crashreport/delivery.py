@@ -204,13 +204,16 @@ def deliver(outbox: Outbox, claim: Claim, sender: EnvelopeSender) -> Outcome:
 
 def send_pending(outbox: Outbox, dsn: str, *, timeout: float,
                  progress: Callable[[int, int], None] | None = None) -> SendResult:  # fmt: skip
-    """Send every due envelope now, in this thread (``crashreport send``).
+    """Send the queue now, in this thread (``crashreport send``).
 
-    ``timeout`` bounds each request. ``progress(done, total)`` is called after each envelope.
-    Stops early (keeping the rest) when the server is unreachable or rate-limits us.
+    Rate limits a server asked for are honoured; the backoff after failures is not (the user
+    asked). ``timeout`` bounds each request; ``progress(done, total)`` is called after each
+    envelope. Stops early, keeping the rest, when the server is unreachable or rate-limits us.
+    Raises ``OSError`` when the outbox folder cannot be changed, and sentry-sdk's ``BadDsn``
+    for a malformed ``dsn``.
     """
     outbox.recover()
-    entries = outbox.due()
+    entries = outbox.due(backoff=False)
     total = len(entries)
     sent = kept = dropped = 0
     sender = EnvelopeSender.for_dsn(dsn, timeout)
@@ -225,10 +228,9 @@ def send_pending(outbox: Outbox, dsn: str, *, timeout: float,
             elif outcome is Outcome.DROPPED:
                 dropped += 1
             else:
-                kept += 1
-                kept += len(entries) - i - 1
+                kept += len(entries) - i
                 if progress is not None:
-                    progress(total, total)
+                    progress(i + 1, total)
                 break
             if progress is not None:
                 progress(i + 1, total)

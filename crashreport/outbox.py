@@ -287,11 +287,13 @@ class Outbox:
         """The serialized envelope (never through a symlink)."""
         return self._read_nofollow(entry.path)
 
-    def due(self, now: float | None = None) -> list[Entry]:
-        """Queued envelopes that may be sent now: not backing off and not rate-limited."""
+    def due(self, now: float | None = None, *, backoff: bool = True) -> list[Entry]:
+        """Queued envelopes that may be sent now: not rate-limited and (with ``backoff``) not
+        waiting after failures. A user's explicit ``crashreport send`` skips the backoff."""
         now = time.time() if now is None else now
         limits = self.rate_limits(now)
-        return [e for e in self.pending() if e.not_before <= now and not _limited(e, limits)]
+        return [e for e in self.pending()
+                if (e.not_before <= now or not backoff) and not _limited(e, limits)]  # fmt: skip
 
     def next_due(self, now: float | None = None) -> float | None:
         """The earliest time at which a queued envelope becomes due (None: queue empty)."""

@@ -404,3 +404,19 @@ def test_a_forked_child_reports_once_and_does_not_deadlock(
     assert len(ids) == 3
     assert len(set(ids)) == 3
     assert outbox().pending() == []
+
+
+def test_send_pending_skips_backoff_but_not_rate_limits(sentry_server: SentryServer) -> None:
+    box = outbox()
+    [eid] = fill(box, 1)
+    [entry] = box.pending()
+    claim = box.claim(entry)
+    assert claim is not None
+    box.retry(claim, time.time() + 3600)  # backing off after failures
+    assert box.due() == []
+    assert send_pending(box, sentry_server.dsn, timeout=2) == SendResult(1, 0, 0)
+    assert event_ids(sentry_server) == [eid]
+    fill(box, 1)
+    box.limit({"error": time.time() + 3600})  # the server asked us to hold errors
+    assert send_pending(box, sentry_server.dsn, timeout=2) == SendResult(0, 0, 0)
+    assert len(box.pending()) == 1
