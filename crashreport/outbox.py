@@ -33,7 +33,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ class Entry:
     event_id: str | None
     attempts: int = 0  # failed sends so far
     not_before: float = 0.0  # unix time before which it is not sent again
+    sent_at: float | None = None  # for the sent log: when the server accepted it
 
     @property
     def max_age(self) -> float:
@@ -414,7 +415,8 @@ class Outbox:
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                out.append(self._entry(path, m["name"], st.st_size))
+                entry = self._entry(path, m["name"], st.st_size)
+                out.append(replace(entry, sent_at=int(m["sent"]) / 1e9))
         return out
 
     def _trim_sent(self) -> None:

@@ -102,6 +102,9 @@ def test_done_moves_to_a_bounded_sent_log_newest_first(tmp_path: Path) -> None:
         box.done(claim)
         ids.append(entry.event_id)
     assert [e.event_id for e in box.sent()] == ids[::-1][:3]
+    times = [e.sent_at or 0 for e in box.sent()]
+    assert times == sorted(times, reverse=True)
+    assert time.time() - 60 < times[-1] <= time.time()
     assert box.pending() == []
     assert box.stats()["sent"] == 5
     assert box.read(box.sent()[0]).startswith(b'{"event_id"')
