@@ -463,7 +463,14 @@ class Outbox:
         except ImportError:  # pragma: no cover - Windows: counters are best effort
             yield
             return
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | _O_NOFOLLOW, 0o600)
+        lock = self.directory / ".lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(lock)  # a planted symlink: remove the link itself, never its target
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -242,3 +242,30 @@ def test_missing_folders_read_as_empty(tmp_path: Path) -> None:
     assert box.due() == []
     assert box.next_due() is None
     assert not (tmp_path / "nope").exists()
+
+
+def test_planted_symlinks_for_state_files_are_not_followed(box: Outbox, tmp_path: Path) -> None:
+    box.put(envelope())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    for name in (".stats.json", ".ratelimit.json", ".lock"):
+        path = box.directory / name
+        path.unlink(missing_ok=True)
+        path.symlink_to(victim)
+    box.limit({"": time.time() + 100})  # writes replace the link, never the file behind it
+    box._count("dropped_4xx")
+    assert victim.read_text() == "keep me"
+    assert box.stats()["dropped_4xx"] == 1
+    assert box.rate_limits() != {}
+    assert not (box.directory / ".lock").is_symlink()
+
+
+def test_corrupt_state_files_read_as_empty(box: Outbox) -> None:
+    box.put(envelope())
+    (box.directory / ".stats.json").write_bytes(b"\xff{not json")
+    (box.directory / ".ratelimit.json").write_text('{"": "soon", "error": [1]}')
+    stats = box.stats()
+    assert stats["dropped_full"] == 0
+    assert stats["pending"] == 1
+    assert box.rate_limits() == {}
+    assert len(box.due()) == 1
