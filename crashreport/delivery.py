@@ -344,6 +344,8 @@ class Courier:
 
     def _run(self) -> None:
         self._recover()
+        with guard():
+            self._get_sender()  # set up the pool now, while the host runs, not at its exit
         while True:
             job = self._next()
             if job is None:
