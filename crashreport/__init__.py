@@ -117,6 +117,7 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
     global _reporter
     from . import identity
     from .metadata import package_versions
+    from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
     from .paths import Paths
     from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
 
@@ -146,8 +147,8 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
             else settings.exit_timeout if settings.exit_timeout is not None
             else DEFAULT_EXIT_TIMEOUT
         ),
-        **({"outbox_max_count": max_queued} if max_queued else {}),
-        **({"outbox_max_bytes": max_queued_bytes} if max_queued_bytes else {}),
+        outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
+        outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
     )  # fmt: skip
     return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
 
