@@ -57,12 +57,15 @@ def init(
     environment: str | None = None,
     before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
     exit_timeout: float | None = None,
+    spotlight: bool | str | None = None,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
     ``app`` is the installed distribution's name: it gives the release (``app@version``), the
     folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
-    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. Never raises.
+    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. ``spotlight``
+    (True or a sidecar URL) also copies every scrubbed envelope to a local Spotlight; the user's
+    ``telemetry.spotlight`` overrides it. Never raises.
     """
     global _reporter, _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -79,19 +82,20 @@ def init(
         handle = Handle(app, decision.level, decision.source, decision.reason)
         if decision.enabled:
             handle = _start(app, dsn, settings, decision, subcommand, version, environment,
-                            before_send, exit_timeout)  # fmt: skip
+                            before_send, exit_timeout, spotlight)  # fmt: skip
         _handle = handle
     return handle
 
 
 def _start(app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
            version: str | None, environment: str | None, before_send: Any,
-           exit_timeout: float | None) -> Handle:  # fmt: skip
+           exit_timeout: float | None, spotlight: bool | str | None = None) -> Handle:  # fmt: skip
     global _reporter
     from . import identity
     from .metadata import package_versions
     from .paths import Paths
     from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
+    from .spotlight import resolve_url
 
     paths = Paths.for_app(app)
     try:
@@ -119,6 +123,7 @@ def _start(app: str, dsn: str | None, settings: Any, decision: Any, subcommand: 
             else settings.exit_timeout if settings.exit_timeout is not None
             else DEFAULT_EXIT_TIMEOUT
         ),
+        spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
     )  # fmt: skip
     return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
 

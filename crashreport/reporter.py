@@ -25,6 +25,7 @@ from sentry_sdk.transport import HttpTransport
 from ._safe import guard
 from .consent import Level
 from .scrub import Scrubber, machine_context
+from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
 
 BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
@@ -54,6 +55,7 @@ class Reporter:
         before_send: BeforeSend | None,
         exit_timeout: float,
         scrubber: Scrubber | None = None,
+        spotlight: str | None = None,
     ) -> None:
         self.app = app
         self.release = release
@@ -66,6 +68,9 @@ class Reporter:
         self.scrubber = scrubber or Scrubber(machine_context())
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self._http: HttpTransport | None = None
+        self._spotlight: SpotlightForwarder | None = None
+        if spotlight:  # before sentry_sdk.init, so that its atexit flush runs after sentry-sdk's
+            self._spotlight = SpotlightForwarder(spotlight, exit_timeout=exit_timeout)
 
         sentry_sdk.init(
             dsn=dsn or None,
@@ -114,6 +119,8 @@ class Reporter:
     def _send(self, envelope: Any) -> None:
         if self.level is Level.OFF:
             return
+        if self._spotlight is not None:
+            self._spotlight.send(envelope)
         if self._http is not None:
             self._http.capture_envelope(envelope)
 
