@@ -78,6 +78,7 @@ def init(
     exit_timeout: float | None = None,
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
+    spotlight: bool | str | None = None,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
@@ -85,7 +86,9 @@ def init(
     folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
     user's YAML file (``~`` is expanded), an already-parsed mapping, or None. ``exit_timeout``
     bounds the wait at exit (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the
-    on-disk outbox (default 200 envelopes / 20 MiB, oldest dropped first). Never raises.
+    on-disk outbox (default 200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True
+    or a sidecar URL) also copies every scrubbed envelope to a local Spotlight; the user's
+    ``telemetry.spotlight`` overrides it. Never raises.
     """
     global _reporter, _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -103,7 +106,7 @@ def init(
         _start_args.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
                            version=version, environment=environment, before_send=before_send,
                            exit_timeout=exit_timeout, max_queued=max_queued,
-                           max_queued_bytes=max_queued_bytes)  # fmt: skip
+                           max_queued_bytes=max_queued_bytes, spotlight=spotlight)  # fmt: skip
         if decision.enabled:
             handle = _start(decision=decision, **_start_args)
         _handle = handle
@@ -113,13 +116,14 @@ def init(
 def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
            version: str | None, environment: str | None, before_send: Any,
            exit_timeout: float | None, max_queued: int | None,
-           max_queued_bytes: int | None) -> Handle:  # fmt: skip
+           max_queued_bytes: int | None, spotlight: bool | str | None) -> Handle:  # fmt: skip
     global _reporter
     from . import identity
     from .metadata import package_versions
     from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
     from .paths import Paths
     from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
+    from .spotlight import resolve_url
 
     paths = Paths.for_app(app)
     try:
@@ -149,6 +153,7 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
         ),
         outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
         outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
+        spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
     )  # fmt: skip
     return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
 

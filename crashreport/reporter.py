@@ -29,6 +29,7 @@ from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
 from .scrub import Scrubber, machine_context
+from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
 
 BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
@@ -63,6 +64,7 @@ class Reporter:
         scrubber: Scrubber | None = None,
         outbox_max_count: int = DEFAULT_MAX_COUNT,
         outbox_max_bytes: int = DEFAULT_MAX_BYTES,
+        spotlight: str | None = None,
     ) -> None:
         self.app = app
         self.release = release
@@ -75,6 +77,9 @@ class Reporter:
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        self._spotlight: SpotlightForwarder | None = None
+        if spotlight:  # before sentry_sdk.init, so that its atexit flush runs after sentry-sdk's
+            self._spotlight = SpotlightForwarder(spotlight, exit_timeout=exit_timeout)
 
         sentry_sdk.init(
             dsn=dsn or None,
@@ -148,6 +153,8 @@ class Reporter:
         """Queue one scrubbed envelope on disk, then hand it to the courier (if any)."""
         if self.level is Level.OFF:
             return
+        if self._spotlight is not None:
+            self._spotlight.send(envelope)
         data = envelope.serialize()
         entry = None
         if self.outbox is not None:
