@@ -22,7 +22,7 @@ from sentry_sdk.integrations.excepthook import ExcepthookIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.threading import ThreadingIntegration
 
-from . import _exit, usage
+from . import _exit, echo, usage
 from ._safe import guard, warn
 from .consent import Level
 from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
@@ -77,6 +77,7 @@ class Reporter:
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        self._echo = echo.enabled(os.environ)
         self._spotlight: SpotlightForwarder | None = None
         if spotlight:  # before sentry_sdk.init, so that its atexit flush runs after sentry-sdk's
             self._spotlight = SpotlightForwarder(spotlight, exit_timeout=exit_timeout)
@@ -156,6 +157,8 @@ class Reporter:
         if self._spotlight is not None:
             self._spotlight.send(envelope)
         data = envelope.serialize()
+        if self._echo:
+            echo.echo(data)
         entry = None
         if self.outbox is not None:
             try:
