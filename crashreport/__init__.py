@@ -57,12 +57,15 @@ def init(
     environment: str | None = None,
     before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
     exit_timeout: float | None = None,
+    ask: bool = False,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
     ``app`` is the installed distribution's name: it gives the release (``app@version``), the
     folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
     user's YAML file (``~`` is expanded), an already-parsed mapping, or None. Never raises.
+    ``ask=True``: if nobody decided yet and this is a terminal, ask once (default No) and record
+    the answer in ``config`` (see :mod:`crashreport.prompt`).
     """
     global _reporter, _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -74,6 +77,10 @@ def init(
 
         settings = load_settings(config)
         decision = decide(app, settings, os.environ)
+        if ask:
+            from .prompt import maybe_ask
+
+            settings, decision = maybe_ask(app, config, settings, decision)
         for problem in {settings.problem, decision.problem} - {None}:
             warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
         handle = Handle(app, decision.level, decision.source, decision.reason)
