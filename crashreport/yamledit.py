@@ -91,12 +91,14 @@ def edit_text(text: str, level: str, *, where: str = "the config") -> str:
         return text  # already says so (perhaps in other words: yes, on, 1); leave it be
 
     nl = "\r\n" if "\r\n" in text else "\n"
-    if root is None or not isinstance(root, yaml.MappingNode) or not root.value:
-        new = _append_section(text, value, nl)
-    elif root.flow_style:
+    if isinstance(root, yaml.MappingNode) and root.flow_style:
         new = _edit_flow_root(text, root, value)
-    else:
+    elif isinstance(root, yaml.MappingNode) and root.value:
         new = _edit_block_root(text, root, value, nl, where)
+    else:  # empty, comments only, or an explicit null (``~``): remove the null, add a block
+        if root is not None:
+            text = text[: root.start_mark.index] + text[root.end_mark.index :]
+        new = _append_section(text, value, nl)
 
     expected = copy.deepcopy(data)
     section = expected.get("telemetry")
@@ -122,11 +124,10 @@ def _last_pair(node: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] 
 
 
 def _append_section(text: str, value: str, nl: str) -> str:
-    """A new ``telemetry:`` block at the end (empty or comment-only documents)."""
-    if text.strip().startswith("{}") or text.strip() in ("~", "null"):
-        # An explicit empty document: replace it, keep comments around it.
-        text = re.sub(r"^\s*(\{\}|~|null)\s*$", "", text, count=1, flags=re.MULTILINE)
-    prefix = text if not text or text.endswith(("\n", "\r")) else text + nl
+    """A new ``telemetry:`` block at the end."""
+    prefix = text if not text.strip() or text.endswith(("\n", "\r")) else text + nl
+    if not prefix.strip():
+        prefix = ""
     return f"{prefix}telemetry:{nl}  collect: {value}{nl}"
 
 
@@ -134,7 +135,7 @@ def _edit_flow_root(text: str, root: yaml.MappingNode, value: str) -> str:
     pair = _last_pair(root, "telemetry")
     if pair is None:
         return _insert_flow_pair(text, root, f"telemetry: {{collect: {value}}}")
-    return _edit_section(text, pair, value, "\n", "the config")
+    return _edit_section(text, pair, value, "\n", "the config", in_flow=True)
 
 
 def _edit_block_root(text: str, root: yaml.MappingNode, value: str, nl: str, where: str) -> str:
@@ -148,7 +149,7 @@ def _edit_block_root(text: str, root: yaml.MappingNode, value: str, nl: str, whe
 
 
 def _edit_section(text: str, pair: tuple[yaml.Node, yaml.Node], value: str, nl: str,
-                  where: str) -> str:  # fmt: skip
+                  where: str, *, in_flow: bool = False) -> str:  # fmt: skip
     key, section = pair
     if section.start_mark.index < key.end_mark.index:
         raise EditError(f"{where}: 'telemetry' is an alias of another section; edit it by hand")
@@ -158,7 +159,7 @@ def _edit_section(text: str, pair: tuple[yaml.Node, yaml.Node], value: str, nl: 
         # ``telemetry:`` with nothing (or ~/null) after it: put a block under the key.
         start, end = section.start_mark.index, section.end_mark.index
         text = text[:start] + text[end:]
-        if _on_flow_line(text, key):
+        if in_flow:
             colon = text.find(":", key.end_mark.index) + 1
             return text[:colon] + f" {{collect: {value}}}" + text[colon:].lstrip(" ")
         line_end = _line_end(text, key.end_mark.index)
@@ -205,12 +206,6 @@ def _line_end(text: str, index: int) -> int:
     """Index of the line break ending the line that contains ``index`` (or the text's end)."""
     ends = [i for i in (text.find("\r\n", index), text.find("\n", index)) if i >= 0]
     return min(ends) if ends else len(text)
-
-
-def _on_flow_line(text: str, key: yaml.Node) -> bool:
-    """True when ``key`` sits inside a flow mapping (``{telemetry: , ...}``)."""
-    line_start = text.rfind("\n", 0, key.start_mark.index) + 1
-    return "{" in text[line_start : key.start_mark.index]
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
