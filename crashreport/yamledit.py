@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path

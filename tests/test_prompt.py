@@ -85,7 +85,9 @@ def test_answer_is_recorded_and_never_asked_again(
     # Nothing is written (no id, no folders, no config) while the question waits.
     assert _files(home) == []
     text = tty.seen.decode()
-    assert "Never sent" in text and "your name" in text and str(config) in text
+    assert "Never sent" in text
+    assert "your name" in text
+    assert str(config) in text
     tty.type(answer)
     out = tty.finish()
     assert f"RESULT {level} CONFIG" in out

@@ -64,7 +64,7 @@ def test_commented_file_round_trip(tmp_path: Path) -> None:
         ("a: 1\r\ntelemetry:\r\n  collect: no\r\n", "a: 1\r\ntelemetry:\r\n  collect: true\r\n"),
         ("a: 1\r\n", "a: 1\r\ntelemetry:\r\n  collect: true\r\n"),
         ("\ufeffa: 1\n", "\ufeffa: 1\ntelemetry:\n  collect: true\n"),
-        ("telemetry:\n  collect: yes  # same meaning\n", "telemetry:\n  collect: yes  # same meaning\n"),
+        ("telemetry:\n  collect: yes  # same\n", "telemetry:\n  collect: yes  # same\n"),
     ],
 )  # fmt: skip
 def test_edit_shapes(before: str, after: str) -> None:
@@ -99,7 +99,8 @@ def test_refuses_and_leaves_the_file_alone(tmp_path: Path, text: str, message: s
 def test_creates_the_file_and_its_folder(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "config.yaml"
     result = set_collect(path, "errors")
-    assert result.created and result.changed
+    assert result.created
+    assert result.changed
     assert yaml.safe_load(path.read_text()) == {"telemetry": {"collect": "errors"}}
     assert load_settings(path).collect == "errors"
 
@@ -132,8 +133,9 @@ def test_not_utf8_is_refused(tmp_path: Path) -> None:
 
 keys = st.text("abcdefgh", min_size=1, max_size=6).filter(lambda k: k != "telemetry")
 scalars = st.one_of(st.integers(-5, 5), st.booleans(), st.none(), st.text("xyz ", max_size=5))
-values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(keys, c, max_size=3),
-                      max_leaves=8)  # fmt: skip
+values = st.recursive(
+    scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(keys, c, max_size=3), max_leaves=8
+)
 sections = st.none() | st.dictionaries(
     st.sampled_from(["collect", "dsn", "environment", "other"]),
     st.sampled_from([True, False, "errors", None, "x"]), max_size=3,
