@@ -182,9 +182,10 @@ def _edit_section(text: str, pair: tuple[yaml.Node, yaml.Node], value: str, nl: 
     first = section.value[0][0]
     if first.start_mark.line == key.start_mark.line:
         raise EditError(f"{where}: unusual layout of 'telemetry'; edit it by hand")
-    line_start = text.rfind("\n", 0, first.start_mark.index) + 1
+    # Right under ``telemetry:``: a comment above the first key stays with that key.
+    line_end = _line_end(text, key.end_mark.index)
     pad = " " * first.start_mark.column
-    return text[:line_start] + f"{pad}collect: {value}{nl}" + text[line_start:]
+    return text[:line_end] + f"{nl}{pad}collect: {value}" + text[line_end:]
 
 
 def _insert_flow_pair(text: str, node: yaml.MappingNode, pair: str) -> str:
