@@ -18,17 +18,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import _exit
 from ._safe import guard, warn
 from .consent import Level, Source
+from .usage import Action, count
 
 if TYPE_CHECKING:
     from .reporter import Reporter
 
-__all__ = ["Handle", "Level", "Source", "__version__", "init", "set_level", "set_subcommand"]
+__all__ = [
+    "Action",
+    "Handle",
+    "Level",
+    "Source",
+    "__version__",
+    "count",
+    "init",
+    "set_level",
+    "set_subcommand",
+    "track",
+]
 __version__ = "0.1.0"
+
+_exit.install()
 
 _reporter: Reporter | None = None
 _handle: Handle | None = None
+_start_args: dict[str, Any] = {}  # init's arguments, for set_level() to start later
 
 
 @dataclass(frozen=True)
@@ -84,14 +100,16 @@ def init(
         for problem in {settings.problem, decision.problem} - {None}:
             warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
         handle = Handle(app, decision.level, decision.source, decision.reason)
+        _start_args.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
+                           version=version, environment=environment, before_send=before_send,
+                           exit_timeout=exit_timeout)  # fmt: skip
         if decision.enabled:
-            handle = _start(app, dsn, settings, decision, subcommand, version, environment,
-                            before_send, exit_timeout)  # fmt: skip
+            handle = _start(decision=decision, **_start_args)
         _handle = handle
     return handle
 
 
-def _start(app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
+def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
            version: str | None, environment: str | None, before_send: Any,
            exit_timeout: float | None) -> Handle:  # fmt: skip
     global _reporter
@@ -138,13 +156,35 @@ def set_subcommand(name: str | None) -> None:
 
 
 def set_level(level: Level | str) -> Handle | None:
-    """Change the level while running; ``off`` stops all sending at once."""
+    """Change the level while running (a host app's settings page).
+
+    ``off`` stops all sending at once; turning it on from off starts reporting with the
+    arguments :func:`init` was given. Returns the new handle (None before :func:`init`).
+    """
     global _handle
     with guard():
         new = Level(level)
-        if _reporter is not None and _handle is not None:
-            _reporter.set_level(new)
-            from dataclasses import replace
+        if _handle is None:
+            return None
+        from dataclasses import replace
 
-            _handle = replace(_handle, level=new, source=Source.RUNTIME, reason="set_level()")
+        from .consent import Decision
+
+        decision = Decision(new, Source.RUNTIME, f"set_level({new.value!r})")
+        if _reporter is not None:
+            _reporter.set_level(new)
+            _handle = replace(_handle, level=new, source=decision.source, reason=decision.reason)
+        elif new is not Level.OFF and _start_args:
+            _handle = _start(decision=decision, **_start_args)
+        else:
+            _handle = replace(_handle, level=new, source=decision.source, reason=decision.reason)
     return _handle
+
+
+def track(name: str, **data: Any) -> Action:
+    """Track one action: ``with crashreport.track("fetch"):`` or ``@crashreport.track("fetch")``.
+
+    At level ``all`` the finished action becomes one span of the run's usage record, with its
+    duration and outcome; otherwise it costs next to nothing.
+    """
+    return Action(name, data)

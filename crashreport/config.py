@@ -144,9 +144,10 @@ def settings_from_mapping(data: object, *, where: str, path: Path | None = None)
                                         and "\n" not in environment and "/" not in environment):
         return bad("environment", "must be a short name without '/' or newlines")
     spotlight = section.get("spotlight")
-    if spotlight is not None and not isinstance(spotlight, bool):
-        if not (isinstance(spotlight, str) and spotlight.startswith(("http://", "https://"))):
-            return bad("spotlight", "must be true, false or an http(s) URL")
+    if spotlight is not None and not isinstance(spotlight, bool) and not (
+        isinstance(spotlight, str) and spotlight.startswith(("http://", "https://"))
+    ):
+        return bad("spotlight", "must be true, false or an http(s) URL")
     exit_timeout = section.get("exit_timeout")
     if exit_timeout is not None:
         if isinstance(exit_timeout, bool) or not isinstance(exit_timeout, int | float) or not (

@@ -8,6 +8,7 @@ symlink in place of the file is never followed: it is treated as corrupt and rep
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -69,10 +70,8 @@ def load_or_create(path: Path) -> str:
         os.replace(tmp, path)
         return read_id(path) or new_id
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def _write_aside(path: Path, value: str) -> Path:

@@ -12,7 +12,7 @@ import logging
 import platform
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import sentry_sdk
 from sentry_sdk.integrations.atexit import AtexitIntegration
@@ -22,6 +22,7 @@ from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.threading import ThreadingIntegration
 from sentry_sdk.transport import HttpTransport
 
+from . import _exit, usage
 from ._safe import guard
 from .consent import Level
 from .scrub import Scrubber, machine_context
@@ -62,7 +63,6 @@ class Reporter:
         self.subcommand = subcommand
         self.packages = packages
         self._user_before_send = before_send
-        self._exit_code: int | None = None
         self.scrubber = scrubber or Scrubber(machine_context())
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self._http: HttpTransport | None = None
@@ -86,7 +86,10 @@ class Reporter:
             include_local_variables=False,
             max_breadcrumbs=30,
             ignore_errors=[KeyboardInterrupt],
-            before_send=self._before_send,
+            before_send=cast(Any, self._before_send),
+            before_send_transaction=cast(Any, self._before_send_transaction),
+            traces_sample_rate=1.0,
+            send_client_reports=False,
             transport=self.transport,
             shutdown_timeout=exit_timeout,
             keep_alive=False,
@@ -98,6 +101,7 @@ class Reporter:
             self.transport._inner = self._http
         scope = sentry_sdk.get_global_scope()
         scope.set_user({"id": user_id})
+        sentry_sdk.get_isolation_scope().set_user({"id": user_id})  # the session's did
         scope.set_tag("python", platform.python_version())
         if subcommand:
             scope.set_tag("subcommand", subcommand)
@@ -105,9 +109,12 @@ class Reporter:
             "runtime", {"name": platform.python_implementation(), "version": platform.python_version()}
         )
         scope.set_context("packages", dict(packages))
+        self._run: Any = None
+        self._crash: BaseException | None = None
+        self.counters = usage.COUNTERS
+        self._patch_excepthook()
         if level is Level.ALL:
-            sentry_sdk.get_isolation_scope().start_session()
-        self._patch_exit()
+            self._start_run()
         atexit.register(self._at_exit)
 
     # -- sending -----------------------------------------------------------------------------
@@ -139,40 +146,112 @@ class Reporter:
         event["modules"] = dict(self.packages)
         return event
 
+    def _before_send_transaction(
+        self, event: dict[str, Any], hint: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        return event if self.level is Level.ALL else None
+
     # -- the run -----------------------------------------------------------------------------
+    def _start_run(self) -> None:
+        """Level ``all``: a session (adoption, crash-free) and a usage record for this run."""
+        sentry_sdk.get_isolation_scope().start_session()
+        self._run = sentry_sdk.start_transaction(
+            name=self.subcommand or self.app, op="cli.run", source="custom"
+        )
+        sentry_sdk.get_current_scope().span = self._run
+        usage.SINK = self
+
+    def _stop_run(self) -> None:
+        usage.SINK = None
+        self._run = None
+        scope = sentry_sdk.get_isolation_scope()
+        scope._session = None  # leaving level all: this run's session is not sent
+        sentry_sdk.get_current_scope().span = None
+
     def set_subcommand(self, name: str | None) -> None:
         self.subcommand = name
         sentry_sdk.get_global_scope().set_tag("subcommand", name)
+        if self._run is not None:
+            self._run.name = name or self.app
 
     def set_level(self, level: Level) -> None:
         previous, self.level = self.level, level
-        scope = sentry_sdk.get_isolation_scope()
-        if level is not Level.ALL and previous is Level.ALL:
-            scope._session = None  # no session update after leaving level all
+        if previous is Level.ALL and level is not Level.ALL:
+            self._stop_run()
         elif level is Level.ALL and previous is not Level.ALL:
-            scope.start_session()
+            self._start_run()
 
-    def _patch_exit(self) -> None:
-        original = sys.exit
+    def record_action(self, action: usage.Action) -> None:
+        """A finished :class:`usage.Action` becomes one span of this run's usage record."""
+        if self._run is None or self.level is not Level.ALL:
+            return
+        from datetime import datetime, timezone
 
-        def exit(status: object = None) -> None:  # noqa: A001 - the same name as sys.exit
-            with guard():
-                self._exit_code = _exit_code(status)
-            original(status)  # type: ignore[arg-type]
+        start = datetime.fromtimestamp(action.start_wall, timezone.utc)
+        span = self._run.start_child(op="action", name=action.name, start_timestamp=start)
+        span.set_data("outcome", action.outcome)
+        for key, value in action.data.items():
+            span.set_data(key, value)
+        if action.error_type or action.error_message:
+            span.set_data("error.type", action.error_type)
+            span.set_data("error.message", action.error_message)
+        if "status_code" in action.data:
+            span.set_http_status(int(action.data["status_code"]))
+        else:
+            span.set_status("ok" if action.outcome == "ok" else "unknown_error")
+        span.finish(end_timestamp=datetime.fromtimestamp(action.start_wall + action.duration,
+                                                          timezone.utc))  # fmt: skip
 
-        exit.__wrapped__ = original  # type: ignore[attr-defined]
-        sys.exit = exit
+    def _patch_excepthook(self) -> None:
+        previous = sys.excepthook
+
+        def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Any:
+            self._crash = value
+            return previous(kind, value, tb)
+
+        sys.excepthook = excepthook
 
     def _at_exit(self) -> None:
+        """Runs before sentry-sdk's own atexit (registered later): close the usage record."""
         with guard():
+            # An app (Typer, for one) may have replaced sys.excepthook after init; Python still
+            # leaves the uncaught exception in sys.last_value, so no crash goes unreported.
+            last = getattr(sys, "last_value", None)
+            if last is not None and last is not self._crash:
+                self._crash = last
+                if not isinstance(last, KeyboardInterrupt) and self.level is not Level.OFF:
+                    self._capture_unhandled(last)
+            outcome, status, code = self._outcome()
             session = getattr(sentry_sdk.get_isolation_scope(), "_session", None)
-            if session is not None and self._exit_code and session.status == "ok":
+            if session is not None and outcome == "failed":
                 session.update(errors=max(session.errors, 1))
+            run, self._run = self._run, None
+            if run is not None and self.level is Level.ALL:
+                run.set_status(status)
+                run.set_data("outcome", outcome)
+                run.set_data("exit_code", code)
+                counters = self.counters.snapshot()
+                if counters:
+                    run.set_data("counters", counters)
+                run.finish()
 
+    def _outcome(self) -> tuple[str, str, int]:
+        """(outcome, span status, exit code) of this run."""
+        if isinstance(self._crash, KeyboardInterrupt):
+            return "interrupted", "cancelled", 130
+        if self._crash is not None:
+            return "crashed", "internal_error", 1
+        code = _exit.exit_code()
+        if code:
+            return "failed", "unknown_error", code
+        return "ok", "ok", 0
 
-def _exit_code(status: object) -> int:
-    if status is None:
-        return 0
-    if isinstance(status, int):
-        return status
-    return 1
+    @staticmethod
+    def _capture_unhandled(exc: BaseException) -> None:
+        from sentry_sdk.utils import event_from_exception
+
+        client = sentry_sdk.get_client()
+        event, hint = event_from_exception(
+            exc, client_options=client.options, mechanism={"type": "excepthook", "handled": False}
+        )
+        sentry_sdk.capture_event(event, hint=hint)

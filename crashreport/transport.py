@@ -46,10 +46,10 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
             items.append(Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(headers)))
     if not items:
         return None
-    headers: dict[str, Any] = {}
+    envelope_headers: dict[str, Any] = {}
     with guard():
-        headers = scrubber.scrub({k: v for k, v in envelope.headers.items() if k != "dsn"})
-    return Envelope(headers=headers, items=items)
+        envelope_headers = scrubber.scrub({k: v for k, v in envelope.headers.items() if k != "dsn"})
+    return Envelope(headers=envelope_headers, items=items)
 
 
 class ScrubbingTransport(Transport):

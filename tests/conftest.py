@@ -93,3 +93,15 @@ def run_python(home: Path, *args: str, env: dict[str, str] | None = None,
 def run_mytool(home: Path, *args: str, **kwargs: object) -> Run:
     """Run the example app ``mytool`` as its user would."""
     return run_python(home, "-m", "mytool", *args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def fresh_crashreport() -> Iterator[None]:
+    """init() remembers its handle per process; in-process tests start from scratch."""
+    import crashreport
+
+    crashreport._handle = None
+    crashreport._reporter = None
+    yield
+    crashreport._handle = None
+    crashreport._reporter = None
