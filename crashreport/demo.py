@@ -279,10 +279,10 @@ def personal_counts(text: str, *, home: Path, user: str, host: str) -> dict[str,
     """How often the home folder, the user name and the host name occur in ``text``."""
     low = text.lower()
     return {
-        f"your home folder ({home})": low.count(str(home).lower()),
-        f"your user name ({user})": len(re.findall(rf"(?<![a-z0-9]){re.escape(user.lower())}"
+        "your home folder": low.count(str(home).lower()),
+        f"your user name {user!r}": len(re.findall(rf"(?<![a-z0-9]){re.escape(user.lower())}"
                                                    r"(?![a-z0-9])", low)),  # fmt: skip
-        f"this computer's name ({host})": low.count(host.lower()) if host else 0,
+        f"this computer's name {host!r}": low.count(host.lower()) if host else 0,
     }
 
 
@@ -310,20 +310,27 @@ def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], *, home: P
          f"{green}+ what crashreport sends instead{reset}   unmarked: the same in both")
     line()
     rows = compare(plain, ours)
-    key_width = min(44, max(len(label) for _, label, _ in rows))
+    key_width = min(40, max(len(label) for _, label, _ in rows))
+    room = max(30, width - key_width - 4)
     for marker, label, value in rows:
         value = value.replace("\n", "\\n")
-        room = width - key_width - 4
-        if len(value) > room:
-            value = value[: room - 1] + "…"
-        text = f"{marker} {label:<{key_width}}  {value}"
+        # What differs is the point: show it whole (a few lines); shorten only what agrees.
+        chunks = [value[i : i + room] for i in range(0, len(value), room)] or [""]
+        limit = 1 if marker == " " else 4
+        if len(chunks) > limit:
+            chunks = chunks[:limit]
+            chunks[-1] = chunks[-1][:-1] + "…"
         tint = {"-": red, "+": green}.get(marker, dim)
-        line(f"{tint}{text}{reset}")
+        for n, chunk in enumerate(chunks):
+            head = f"{label:<{key_width}}" if n == 0 else " " * key_width
+            line(f"{tint}{marker} {head}  {chunk}{reset}")
     line()
     host = socket.gethostname()
     theirs = personal_counts(plain_json, home=home, user=user, host=host)
     mine = personal_counts(ours_json, home=home, user=user, host=host)
-    line(f"{bold}Personal data in each report{reset}   plain sentry-sdk   crashreport")
+    line(f"{bold}{'How often each report contains':<36}{'plain sentry-sdk':>18}{'crashreport':>14}"
+         f"{reset}")  # fmt: skip
     for name in theirs:
-        line(f"  {name:<46} {theirs[name]:>6}×   {mine[name]:>9}×")
-    line(f"  {'size':<46} {size_text(len(plain_json)):>7}   {size_text(len(ours_json)):>10}")
+        line(f"  {name:<34}{theirs[name]:>17}×{mine[name]:>13}×")
+    line(f"  {'(size of the event)':<34}{size_text(len(plain_json)):>18}"
+         f"{size_text(len(ours_json)):>14}")  # fmt: skip
