@@ -415,6 +415,9 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
         return 0
     for state, entries in groups:
         title = "queued (oldest first)" if state == "queued" else "recently sent (newest first)"
+        if not entries:
+            print(f"none {title.split(' (')[0]}", file=out)
+            continue
         print(f"{len(entries)} {title}:", file=out)
         for entry in entries:
             try:
@@ -424,7 +427,7 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
                 continue
             for item in items:
                 text = describe_item(item)
-                print(f"  {_when(entry.created)}  {item.type:<8} {size_text(entry.size):>8}  "
+                print(f"  {_when(entry.created)}  {item.type:<11} {size_text(entry.size):>7}  "
                       f"{text}".rstrip(), file=out)  # fmt: skip
     print(f"the raw reports: {target.prog}"
           f"{'' if target.mounted else ' --app ' + target.app} show --json", file=out)  # fmt: skip

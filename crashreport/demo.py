@@ -280,8 +280,9 @@ def personal_counts(text: str, *, home: Path, user: str, host: str) -> dict[str,
     low = text.lower()
     return {
         "your home folder": low.count(str(home).lower()),
-        f"your user name {user!r}": len(re.findall(rf"(?<![a-z0-9]){re.escape(user.lower())}"
-                                                   r"(?![a-z0-9])", low)),  # fmt: skip
+        f"your user name {user!r}": len(
+            re.findall(rf"(?<![a-z0-9]){re.escape(user.lower())}(?![a-z0-9])", low)
+        ),
         f"this computer's name {host!r}": low.count(host.lower()) if host else 0,
     }
 
@@ -319,7 +320,7 @@ def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], *, home: P
         limit = 1 if marker == " " else 4
         if len(chunks) > limit:
             chunks = chunks[:limit]
-            chunks[-1] = chunks[-1][:-1] + "…"
+            chunks[-1] = chunks[-1][:-3] + "..."
         tint = {"-": red, "+": green}.get(marker, dim)
         for n, chunk in enumerate(chunks):
             head = f"{label:<{key_width}}" if n == 0 else " " * key_width
@@ -328,9 +329,9 @@ def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], *, home: P
     host = socket.gethostname()
     theirs = personal_counts(plain_json, home=home, user=user, host=host)
     mine = personal_counts(ours_json, home=home, user=user, host=host)
-    line(f"{bold}{'How often each report contains':<36}{'plain sentry-sdk':>18}{'crashreport':>14}"
+    line(f"{bold}{'Times each report contains':<36}{'plain sentry-sdk':>18}{'crashreport':>14}"
          f"{reset}")  # fmt: skip
     for name in theirs:
-        line(f"  {name:<34}{theirs[name]:>17}×{mine[name]:>13}×")
+        line(f"  {name:<34}{theirs[name]:>18}{mine[name]:>14}")
     line(f"  {'(size of the event)':<34}{size_text(len(plain_json)):>18}"
          f"{size_text(len(ours_json)):>14}")  # fmt: skip

@@ -93,6 +93,13 @@ def describe_item(item: Item) -> str:
     if item.type == "session":
         attrs = payload.get("attrs") or {}
         return f"status {payload.get('status', '?')}, release {attrs.get('release', '?')}"
+    if item.type == "transaction":
+        name = payload.get("transaction") or "?"
+        try:
+            took = float(payload["timestamp"]) - float(payload["start_timestamp"])
+            return f"{name}, {took:.2f} s"
+        except (KeyError, TypeError, ValueError):
+            return str(name)
     if item.type == "sessions":
         aggregates = payload.get("aggregates") or []
         return f"{len(aggregates)} aggregated session bucket(s)"

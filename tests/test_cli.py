@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import stat
@@ -206,3 +207,126 @@ def test_python_dash_m_and_console_script_agree(home: Path) -> None:
     assert json.loads(out.stdout) == json.loads(
         crashreport(home, "--app", "mytool", "status", "--json").stdout
     )
+
+
+# -- show / send / purge: these need the outbox (local mode keeps reports on disk) ---------------
+needs_outbox = pytest.mark.skipif(
+    importlib.util.find_spec("crashreport.outbox") is None, reason="the outbox is not merged yet"
+)
+
+
+def crash_locally(home: Path, times: int = 1) -> None:
+    """Crash mytool with telemetry on and no DSN: its reports stay queued in the outbox."""
+    for _ in range(times):
+        run = run_mytool(home, "crash", env={"MYTOOL_TELEMETRY": "1"})
+        assert run.returncode == 1
+        assert "FileNotFoundError" in run.stderr  # the host's own traceback still prints
+
+
+@needs_outbox
+def test_show_lists_queued_reports_for_a_person(home: Path) -> None:
+    assert "no reports queued or sent" in crashreport(home, "--app", "mytool", "show").stdout
+    crash_locally(home)
+    run = crashreport(home, "--app", "mytool", "show")
+    assert run.returncode == 0, run.stderr
+    assert "queued (oldest first):" in run.stdout
+    event_line = next(line for line in run.stdout.splitlines() if " event " in line)
+    assert "FileNotFoundError: [Errno 2] No such file or directory" in event_line
+    assert "[pathlib in open]" in event_line
+    assert " kB " in event_line or " B " in event_line
+    assert "session" in run.stdout
+    assert "status crashed, release mytool@1.4.2" in run.stdout
+    assert "none recently sent" in run.stdout
+    assert str(home) not in run.stdout  # what is shown is what is sent: scrubbed
+    queued = len(json.loads(crashreport(home, "--app", "mytool", "show", "--json").stdout))
+    assert queued >= 2
+    assert f"queued       {queued}" in crashreport(home, "--app", "mytool", "status").stdout
+
+
+@needs_outbox
+def test_show_json_prints_the_scrubbed_envelopes(home: Path) -> None:
+    crash_locally(home)
+    run = crashreport(home, "--app", "mytool", "show", "--json")
+    assert run.returncode == 0, run.stderr
+    records = json.loads(run.stdout)
+    assert {r["state"] for r in records} == {"queued"}
+    kinds = [item["headers"]["type"] for r in records for item in r["items"]]
+    assert kinds.count("event") == 1
+    assert kinds.count("session") == 1
+    event = next(i["payload"] for r in records for i in r["items"] if i["headers"]["type"] == "event")
+    assert event["exception"]["values"][-1]["type"] == "FileNotFoundError"
+    assert event["tags"]["subcommand"] == "crash"
+    sent = json.dumps([[r["headers"], r["items"]] for r in records])  # not the local file name
+    assert str(home) not in sent
+    assert "alice" not in sent
+
+
+@needs_outbox
+def test_send_delivers_the_queue_with_progress(home: Path, sentry_server: object) -> None:
+    from .sentry_server import SentryServer
+
+    assert isinstance(sentry_server, SentryServer)
+    crash_locally(home, times=2)  # 2 events + 2 sessions (+ runs): more than a few, so progress
+    on = {"MYTOOL_TELEMETRY": "1"}
+    queued = len(json.loads(crashreport(home, "--app", "mytool", "show", "--json").stdout))
+    assert queued >= 4
+    run = crashreport(home, "--app", "mytool", "--dsn", sentry_server.dsn, "send", env=on)
+    assert run.returncode == 0, run.stderr
+    assert f"sent {queued} to 127.0.0.1:" in run.stdout
+    assert f"sending {queued}/{queued}" in run.stderr
+    assert "sending 1/" in run.stderr
+    assert len(sentry_server.items("event")) == 2
+    assert len(sentry_server.items("session")) == 2
+    status = crashreport(home, "--app", "mytool", "status", env=on).stdout
+    assert "queued       0" in status
+    assert "last sent    never" not in status
+    shown = crashreport(home, "--app", "mytool", "show").stdout
+    assert "recently sent (newest first):" in shown
+    assert "nothing queued" in crashreport(home, "--app", "mytool", "--dsn", sentry_server.dsn,
+                                           "send", env=on).stdout  # fmt: skip
+
+
+@needs_outbox
+def test_send_failure_keeps_the_queue(home: Path, sentry_server: object) -> None:
+    from .sentry_server import SentryServer
+
+    assert isinstance(sentry_server, SentryServer)
+    crash_locally(home)
+    sentry_server.fault("500")
+    run = crashreport(home, "--app", "mytool", "--dsn", sentry_server.dsn, "send",
+                      env={"MYTOOL_TELEMETRY": "1"})  # fmt: skip
+    assert run.returncode == 1
+    assert "could not be sent now; they stay queued" in run.stderr
+    assert "queued       0" not in crashreport(home, "--app", "mytool", "status").stdout
+
+
+@needs_outbox
+def test_send_refuses_when_off_or_without_a_dsn(home: Path) -> None:
+    crash_locally(home)
+    run = crashreport(home, "--app", "mytool", "--dsn", "http://k@127.0.0.1:9/1", "send")
+    assert run.returncode == 1
+    assert "telemetry is off (nobody opted in" in run.stderr
+    run = crashreport(home, "--app", "mytool", "send", env={"MYTOOL_TELEMETRY": "1"})
+    assert run.returncode == 1
+    assert "no DSN to send to" in run.stderr
+
+
+@needs_outbox
+def test_disable_purge_deletes_queue_and_sent_log(home: Path) -> None:
+    crash_locally(home)
+    queued = len(json.loads(crashreport(home, "--app", "mytool", "show", "--json").stdout))
+    run = crashreport(home, "--app", "mytool", "--config", str(config_of(home)), "disable",
+                      "--purge")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert f"deleted {queued} queued or sent report file(s)" in run.stdout
+    assert "no reports queued or sent" in crashreport(home, "--app", "mytool", "show").stdout
+    assert yaml.safe_load(config_of(home).read_text()) == {"telemetry": {"collect": False}}
+
+
+@needs_outbox
+def test_mytool_telemetry_show(home: Path) -> None:
+    crash_locally(home)
+    run = run_mytool(home, "telemetry", "show")
+    assert run.returncode == 0, run.stderr
+    assert "FileNotFoundError" in run.stdout
+    assert "the raw reports: mytool telemetry show --json" in run.stdout
