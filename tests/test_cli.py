@@ -330,3 +330,25 @@ def test_mytool_telemetry_show(home: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "FileNotFoundError" in run.stdout
     assert "the raw reports: mytool telemetry show --json" in run.stdout
+
+
+def test_click_group_mounts_the_same_commands(home: Path) -> None:
+    pytest.importorskip("click")  # optional: crashreport does not depend on click
+    code = (
+        "import sys, click, crashreport.cli\n"
+        "@click.group()\n"
+        "def cli(): pass\n"
+        "cli.add_command(crashreport.cli.click_group(app='mytool', config=sys.argv[1]))\n"
+        "cli(sys.argv[2:], prog_name='myclick')\n"
+    )
+    config = home / "click.yaml"
+    run = run_python(home, "-c", code, str(config), "telemetry", "enable")
+    assert run.returncode == 0, run.stderr
+    assert yaml.safe_load(config.read_text()) == {"telemetry": {"collect": True}}
+    run = run_python(home, "-c", code, str(config), "telemetry", "status", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["level"] == "all"
+    config.write_text("- not a mapping\n")
+    run = run_python(home, "-c", code, str(config), "telemetry", "disable")
+    assert run.returncode == 1
+    assert "not a mapping" in run.stderr
