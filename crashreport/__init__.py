@@ -14,17 +14,19 @@ nothing heavy; the sentry-sdk wiring lives in :mod:`crashreport.reporter`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from . import _exit
+from ._record import Record
 from ._safe import guard, warn
 from .consent import Level, Source
-from .usage import Action, count
 
+TYPE_CHECKING = False  # the typing module costs start-up time; mypy still sees these
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
     from .reporter import Reporter
+    from .usage import Action
 
 __all__ = [
     "Action",
@@ -47,16 +49,17 @@ _handle: Handle | None = None
 _start_args: dict[str, Any] = {}  # init's arguments, for set_level() to start later
 
 
-@dataclass(frozen=True)
-class Handle:
+class Handle(Record):
     """What :func:`init` decided: the level, where that came from, and the anonymous user id."""
 
+    __slots__ = ("app", "level", "source", "reason", "user_id", "release")
+    _defaults = {"user_id": None, "release": None}
     app: str
     level: Level
     source: Source
     reason: str
-    user_id: str | None = None
-    release: str | None = None
+    user_id: str | None
+    release: str | None
 
     @property
     def enabled(self) -> bool:
@@ -166,18 +169,16 @@ def set_level(level: Level | str) -> Handle | None:
         new = Level(level)
         if _handle is None:
             return None
-        from dataclasses import replace
-
         from .consent import Decision
 
         decision = Decision(new, Source.RUNTIME, f"set_level({new.value!r})")
         if _reporter is not None:
             _reporter.set_level(new)
-            _handle = replace(_handle, level=new, source=decision.source, reason=decision.reason)
+            _handle = _handle.replace(level=new, source=decision.source, reason=decision.reason)
         elif new is not Level.OFF and _start_args:
             _handle = _start(decision=decision, **_start_args)
         else:
-            _handle = replace(_handle, level=new, source=decision.source, reason=decision.reason)
+            _handle = _handle.replace(level=new, source=decision.source, reason=decision.reason)
     return _handle
 
 
@@ -187,4 +188,22 @@ def track(name: str, **data: Any) -> Action:
     At level ``all`` the finished action becomes one span of the run's usage record, with its
     duration and outcome; otherwise it costs next to nothing.
     """
+    from .usage import Action
+
     return Action(name, data)
+
+
+def count(name: str, n: float = 1) -> None:
+    """Add ``n`` to counter ``name``: kept in memory, sent once with the run's usage record."""
+    if _reporter is not None:
+        from .usage import count as add
+
+        add(name, n)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Action":  # imported on first use: most runs never track an action
+        from .usage import Action
+
+        return Action
+    raise AttributeError(f"module 'crashreport' has no attribute {name!r}")

@@ -9,7 +9,10 @@ happen at import, not in init, because ``sys.exit(main())`` looks ``sys.exit`` u
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 #: The status of the last ``sys.exit`` call (None until one happens).
 status: Any = None

@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Largest config file we parse; anything bigger is refused (a config is a few KiB).
 MAX_CONFIG_BYTES = 1 << 20
@@ -27,18 +31,20 @@ LEVEL_WORDS: dict[str, str] = {
 KNOWN_KEYS = frozenset({"collect", "dsn", "environment", "spotlight", "exit_timeout"})
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """What the user's config says about telemetry (``collect`` is None when it says nothing)."""
 
-    path: Path | None = None
-    collect: str | None = None
-    dsn: str | None = None
-    environment: str | None = None
-    spotlight: str | bool | None = None
-    exit_timeout: float | None = None
-    problem: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = ("path", "collect", "dsn", "environment", "spotlight", "exit_timeout", "problem",
+                 "extra")  # fmt: skip
+    _defaults = dict.fromkeys(__slots__[:-1], None) | {"extra": {}}
+    path: Path | None
+    collect: str | None
+    dsn: str | None
+    environment: str | None
+    spotlight: str | bool | None
+    exit_timeout: float | None
+    problem: str | None
+    extra: Mapping[str, Any]
 
 
 def parse_level(value: object) -> str | None:
@@ -183,5 +189,10 @@ def _looks_like_dsn(value: str) -> bool:
 
 
 def _short(value: object) -> str:
+    """A short description of a bad value; containers are named, never printed (alias bombs)."""
+    if isinstance(value, Mapping):
+        return "(a mapping)"
+    if isinstance(value, list | tuple | set):
+        return "(a list)"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from ._record import Record
 from .config import Settings, parse_level
 
 _FALSY = frozenset({"", "0", "false", "no", "off", "n"})
@@ -36,14 +36,15 @@ class Source(enum.IntEnum):
     DEFAULT = 6
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     """The effective level, where it came from, and a sentence a user can read."""
 
+    __slots__ = ("level", "source", "reason", "problem")
+    _defaults = {"problem": None}
     level: Level
     source: Source
     reason: str
-    problem: str | None = None
+    problem: str | None
 
     @property
     def enabled(self) -> bool:

@@ -29,8 +29,12 @@ def read_id(path: Path) -> str | None:
     try:
         import stat
 
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             return None
+        if info.st_mode & 0o077:  # widened by someone: others must not read the id
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, 0o600)
         raw = os.read(fd, _MAX_BYTES)
     except OSError:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -116,6 +117,8 @@ class Reporter:
         if level is Level.ALL:
             self._start_run()
         atexit.register(self._at_exit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
 
     # -- sending -----------------------------------------------------------------------------
     def _send(self, envelope: Any) -> None:
@@ -167,6 +170,15 @@ class Reporter:
         scope = sentry_sdk.get_isolation_scope()
         scope._session = None  # leaving level all: this run's session is not sent
         sentry_sdk.get_current_scope().span = None
+
+    def _forked(self) -> None:
+        """A forked child reports its errors, but the run (session, usage record) is the parent's."""
+        with guard():
+            if self._run is not None:
+                usage.SINK = None
+                self._run = None
+                sentry_sdk.get_isolation_scope()._session = None
+                sentry_sdk.get_current_scope().span = None
 
     def set_subcommand(self, name: str | None) -> None:
         self.subcommand = name

@@ -100,3 +100,24 @@ def test_umask_does_not_widen_modes(home: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_widened_permissions_are_narrowed(home: Path) -> None:
+    path = home / "user_id.json"
+    first = identity.load_or_create(path)
+    path.chmod(0o644)
+    assert identity.load_or_create(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_fifo_or_folder_in_place_of_the_file(home: Path) -> None:
+    fifo = home / "a" / "user_id.json"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    assert identity.read_id(fifo) is None
+    new = identity.load_or_create(fifo)  # replaced, without blocking on the FIFO
+    assert identity.read_id(fifo) == new
+    folder = home / "b" / "user_id.json"
+    folder.mkdir(parents=True)
+    with pytest.raises(OSError):
+        identity.load_or_create(folder)  # a folder is never deleted; init falls back to a per-run id

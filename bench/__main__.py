@@ -1,0 +1,204 @@
+"""Measure crashreport against plain sentry-sdk in one run and print a table.
+
+Every row alternates ours and the baseline, several repetitions each, in fresh processes with
+a throw-away HOME, against loopback endpoints only. ``python -m bench`` (about a minute);
+``--quick`` runs one repetition of each (the smoke test uses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.sentry_server import SentryServer  # noqa: E402
+
+CONFIG = "telemetry:\n  collect: {collect}\n"
+
+OURS_INIT = (
+    "import crashreport\n"
+    "crashreport.init('mytool', dsn={dsn!r}, config={config!r}, subcommand='bench')\n"
+)
+PLAIN_INIT = "import sentry_sdk\nsentry_sdk.init(dsn={dsn!r})\n"
+CRASH = "raise FileNotFoundError(2, 'No such file', {path!r})\n"
+REPORT_MEMORY = (
+    "import atexit, resource\n"
+    "atexit.register(lambda: print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    maxrss_kib: int
+    stdout: str
+
+
+def run(code: str, home: Path, timeout: float = 30) -> Sample:
+    """Run ``python -c code`` in a fresh process with ``home`` as HOME; wall time and peak RSS."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SENTRY_", "MYTOOL_", "XDG_")) and k not in ("CI", "DO_NOT_TRACK")}
+    env.update(HOME=str(home), PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "examples/mytool")]))
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=home,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return Sample(time.perf_counter() - start, usage.ru_maxrss, out)
+
+
+def fresh_home(collect: str | None = None) -> tuple[Path, str]:
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    config = home / "config.yaml"
+    if collect is not None:
+        config.write_text(CONFIG.format(collect=collect))
+    return home, str(config)
+
+
+def alternate(reps: int, ours: Callable[[], Sample], base: Callable[[], Sample]
+              ) -> tuple[list[Sample], list[Sample]]:
+    a, b = [], []
+    for _ in range(reps):
+        a.append(ours())
+        b.append(base())
+    return a, b
+
+
+def median(samples: list[Sample], attr: str = "seconds") -> float:
+    return statistics.median(getattr(s, attr) for s in samples)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="one repetition of each row")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    args = parser.parse_args()
+    reps = 1 if args.quick else 15
+    crash_reps = 1 if args.quick else 3
+    rows: list[dict[str, object]] = []
+
+    def row(what: str, ours: float, base: float, unit: str, target: str, ok: bool, note: str = "") -> None:
+        rows.append({"what": what, "ours": ours, "baseline": base, "unit": unit,
+                     "ratio": ours / base if base else float("nan"), "target": target,
+                     "met": ok, "note": note})
+
+    server = SentryServer()
+    try:
+        # 1. start-up, telemetry off
+        home, config = fresh_home("false")
+        off_code = OURS_INIT.format(dsn=server.dsn, config=config) + (
+            "import sys; print('sentry_sdk' in sys.modules)\n")
+        ours, base = alternate(reps, lambda: run(off_code, home),
+                               lambda: run("import yaml, platformdirs", home))
+        imported = any(s.stdout.strip() != "False" for s in ours)
+        r = median(ours) / median(base)
+        row("start-up, telemetry off", median(ours) * 1e3, median(base) * 1e3, "ms",
+            "≤ 1.25x, sentry_sdk not imported", r <= 1.25 and not imported,
+            "sentry_sdk imported!" if imported else "sentry_sdk not imported")
+
+        # 2. start-up, telemetry on, reachable endpoint
+        home, config = fresh_home("true")
+        on_code = OURS_INIT.format(dsn=server.dsn, config=config)
+        ours, base = alternate(reps, lambda: run(on_code, home),
+                               lambda: run(PLAIN_INIT.format(dsn=server.dsn), home))
+        r = median(ours) / median(base)
+        row("start-up, telemetry on", median(ours) * 1e3, median(base) * 1e3, "ms",
+            "≤ 1.2x (aim ≤ 1.0x)", r <= 1.2)
+
+        # 3 and 4. crash exit, endpoint hangs / refuses; then a next run with it healthy
+        for label, fault, target, limit in (
+            ("crash exit, endpoint never answers", "hang", "≤ 0.25x, 0 lost", 0.25),
+            ("crash exit, connection refused", "refuse", "≤ 1.1x, 0 lost", 1.1),
+        ):
+            lost_ours = lost_base = 0
+            ours_s, base_s = [], []
+            for _ in range(crash_reps):
+                bad = SentryServer()
+                if fault == "hang":
+                    bad.fault("hang")
+                    dsn = bad.dsn
+                else:
+                    dsn = f"http://public0key@127.0.0.1:{closed_port()}/1"
+                    bad.close()
+                home, config = fresh_home("true")
+                marker = f"bench-{time.time_ns()}"
+                ours_s.append(run(OURS_INIT.format(dsn=dsn, config=config)
+                                  + CRASH.format(path=marker), home))
+                base_s.append(run(PLAIN_INIT.format(dsn=dsn) + CRASH.format(path=marker + "-plain"),
+                                  Path(tempfile.mkdtemp(prefix="bench-home-"))))
+                if fault == "hang":
+                    bad.close()
+                # The next run, with a healthy endpoint at the same address, delivers what was kept.
+                healthy = server
+                before = len(healthy.items("event"))
+                run(OURS_INIT.format(dsn=healthy.dsn, config=config).replace("subcommand='bench'",
+                                                                             "subcommand='next'"),
+                    home)
+                healthy.wait_for("event", before + 1, timeout=3)
+                delivered = [e for e in healthy.items("event")
+                             if marker in json.dumps(e) and "plain" not in json.dumps(e)]
+                lost_ours += 0 if delivered else 1
+                lost_base += 1  # plain sentry-sdk keeps nothing on disk: a failed send is lost
+            r = median(ours_s) / median(base_s)
+            row(label, median(ours_s) * 1e3, median(base_s) * 1e3, "ms", target,
+                r <= limit and lost_ours == 0, f"lost: ours {lost_ours}, sentry-sdk {lost_base}")
+
+        # 5. scrub throughput
+        try:
+            from bench.scrub_bench import measure
+
+            m = measure(1 if args.quick else 3)
+            row("scrub throughput", m["ours_eps"], m["baseline_eps"], "events/s",
+                "≥ 1x, no canary left", m["ours_eps"] >= m["baseline_eps"] and m["ours_canaries"] == 0,
+                f"canaries left: ours {m['ours_canaries']}, EventScrubber {m['baseline_canaries']}")
+        except ImportError:
+            pass
+
+        # 6. peak memory, telemetry on (a crash reported to a healthy endpoint)
+        home, config = fresh_home("true")
+        ours, base = alternate(max(3, reps // 3),
+                               lambda: run(REPORT_MEMORY + OURS_INIT.format(dsn=server.dsn, config=config)
+                                           + CRASH.format(path="m"), home),
+                               lambda: run(REPORT_MEMORY + PLAIN_INIT.format(dsn=server.dsn)
+                                           + CRASH.format(path="m"), home))
+        r = median(ours, "maxrss_kib") / median(base, "maxrss_kib")
+        row("peak memory, telemetry on", median(ours, "maxrss_kib") / 1024,
+            median(base, "maxrss_kib") / 1024, "MiB", "≤ 1.1x", r <= 1.1)
+    finally:
+        server.close()
+
+    print(f"crashreport benchmark — Python {sys.version.split()[0]}, "
+          f"{'quick, 1 repetition' if args.quick else f'{reps} repetitions (crash rows {crash_reps})'}")
+    print()
+    print("| what | crashreport | sentry-sdk baseline | ratio | target | met | note |")
+    print("|---|---|---|---|---|---|---|")
+    for r_ in rows:
+        print(f"| {r_['what']} | {r_['ours']:.1f} {r_['unit']} | {r_['baseline']:.1f} {r_['unit']} "
+              f"| {r_['ratio']:.2f}x | {r_['target']} | {'yes' if r_['met'] else 'NO'} | {r_['note']} |")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
