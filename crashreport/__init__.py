@@ -96,7 +96,7 @@ def init(
 
         settings = load_settings(config)
         decision = decide(app, settings, os.environ)
-        if ask:
+        if ask and decision.source is Source.DEFAULT:
             from .prompt import maybe_ask
 
             settings, decision = maybe_ask(app, config, settings, decision)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TextIO
 
 from ._safe import warn
 from .consent import Decision, Level, Source, decide
 
+TYPE_CHECKING = False  # no typing import at start-up (init(ask=True) runs on every start)
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, TextIO
+
     from .config import Settings
 
 QUESTION = """\
