@@ -330,6 +330,10 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
 
 
 def _sent_time(entry: Any) -> float:
+    """When a sent-log entry was sent: its name starts ``<ns>~`` (else its file's time)."""
+    prefix = entry.path.name.split("~", 1)[0]
+    if "~" in entry.path.name and prefix.isdigit():
+        return int(prefix) / 1e9
     try:
         return max(float(entry.created), float(entry.path.stat().st_mtime))
     except OSError:
@@ -439,7 +443,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
                 continue
             for item in items:
                 text = describe_item(item)
-                print(f"  {_when(entry.created)}  {item.type:<11} {size_text(entry.size):>7}  "
+                when = entry.created if state == "queued" else _sent_time(entry)
+                print(f"  {_when(when)}  {item.type:<11} {size_text(entry.size):>7}  "
                       f"{text}".rstrip(), file=out)  # fmt: skip
     print(f"the raw reports: {target.prog}"
           f"{'' if target.mounted else ' --app ' + target.app} show --json", file=out)  # fmt: skip

@@ -352,3 +352,12 @@ def test_click_group_mounts_the_same_commands(home: Path) -> None:
     run = run_python(home, "-c", code, str(config), "telemetry", "disable")
     assert run.returncode == 1
     assert "not a mapping" in run.stderr
+
+
+def test_status_reports_a_broken_config(home: Path) -> None:
+    path = home / "config.yaml"
+    path.write_text("telemetry: [on]\n")
+    run = crashreport(home, "--app", "mytool", "--config", str(path), "status")
+    assert run.returncode == 0, run.stderr
+    assert "telemetry is OFF" in run.stdout
+    assert f"problem      {path}: 'telemetry' is not a mapping" in run.stdout
