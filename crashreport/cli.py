@@ -11,6 +11,7 @@ traceback for an expected problem (unknown app, missing or broken config, no DSN
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -177,6 +178,10 @@ def _guarded(prog: str, body: Callable[[], int], err: TextIO | None = None) -> i
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # `crashreport show | head`: the reader left; not an error to report
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"{prog}: {exc.strerror or exc}{where}", file=err)

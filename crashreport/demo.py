@@ -84,8 +84,8 @@ def run_demo(out: TextIO, err: TextIO, *, keep: bool = False, color: bool | None
         user = _user_name()
         home = root / "home" / user
         home.mkdir(parents=True)
-        ours, plain = _crash_twice(root, home)
-        _render(out, ours, plain, home=home, user=user, color=color)
+        ours, plain, others = _crash_twice(root, home)
+        _render(out, ours, plain, others, home=home, user=user, color=color)
         if keep:
             print(f"\nkept the throw-away HOME: {home}\n  see the queue: HOME={home} crashreport "
                   "--app mytool show   (add --json for the raw report)", file=out)  # fmt: skip
@@ -125,7 +125,7 @@ def _child_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _crash_twice(root: Path, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _crash_twice(root: Path, home: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     missing = home / "clients" / "acme" / "taxes-2025.pdf"
     command = [sys.executable, "-m", "mytool", "crash", "--file", str(missing)]
     env = _child_env(home)
@@ -133,7 +133,7 @@ def _crash_twice(root: Path, home: Path) -> tuple[dict[str, Any], dict[str, Any]
     run = subprocess.run(command, env={**env, "MYTOOL_TELEMETRY": "1"}, cwd=home,
                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
-    ours = _read_outbox_event(home)
+    ours, others = _read_outbox_event(home)
     if ours is None:
         raise CliError("the example app crashed but left no report in its outbox "
                        f"(exit {run.returncode}: {_last_line(run.stderr)})")  # fmt: skip
@@ -159,7 +159,7 @@ def _crash_twice(root: Path, home: Path) -> tuple[dict[str, Any], dict[str, Any]
     if plain is None:
         raise CliError("plain sentry-sdk wrote no event for the crash "
                        f"(exit {run.returncode}: {_last_line(run.stderr)})")  # fmt: skip
-    return ours, plain
+    return ours, plain, others
 
 
 def _last_line(text: str) -> str:
@@ -185,19 +185,24 @@ def _home_as(home: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _read_outbox_event(home: Path) -> dict[str, Any] | None:
+def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """crashreport's queued event, and one line for each other queued item (session, run)."""
+    from .envelope_text import describe_item, parse_envelope
     from .outbox import Outbox
     from .paths import Paths
 
     with _home_as(home):
         paths = Paths.for_app("mytool")
     outbox = Outbox(paths.outbox_dir, paths.sent_dir)
+    event, others = None, []
     for entry in outbox.pending() + outbox.sent():
-        if "event" in entry.kinds:
-            event = first_event(outbox.read(entry))
-            if event is not None:
-                return event
-    return None
+        _, items = parse_envelope(outbox.read(entry))
+        for item in items:
+            if item.type == "event" and event is None and isinstance(item.payload, dict):
+                event = item.payload
+            elif item.type != "event":
+                others.append(f"{item.type}: {describe_item(item)}".rstrip(": "))
+    return event, others
 
 
 # -- the comparison ----------------------------------------------------------------------------
@@ -287,8 +292,8 @@ def personal_counts(text: str, *, home: Path, user: str, host: str) -> dict[str,
     }
 
 
-def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], *, home: Path, user: str,
-            color: bool) -> None:  # fmt: skip
+def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], others: list[str], *,
+            home: Path, user: str, color: bool) -> None:  # fmt: skip
     red, green, dim, bold, reset = (
         ("\033[31m", "\033[32m", "\033[2m", "\033[1m", "\033[0m") if color else ("",) * 5
     )
@@ -335,3 +340,9 @@ def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], *, home: P
         line(f"  {name:<34}{theirs[name]:>18}{mine[name]:>14}")
     line(f"  {'(size of the event)':<34}{size_text(len(plain_json)):>18}"
          f"{size_text(len(ours_json)):>14}")  # fmt: skip
+    if others:
+        line()
+        line(f"{bold}Also queued by crashreport{reset} (plain sentry-sdk sends no session for a "
+             "script, so no crash-free or adoption figures):")  # fmt: skip
+        for text in others:
+            line(f"{green}+ {text}{reset}")

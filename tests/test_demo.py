@@ -41,6 +41,7 @@ def test_demo_compares_with_plain_sentry_sdk(home: Path) -> None:
     assert re.search(r"^\+ user\.id\s+[0-9a-f]{32}$", out, re.MULTILINE)
     assert re.search(r"^\+ tags\.subcommand\s+crash$", out, re.MULTILINE)
     assert re.search(r"^  exception\.values\[0\]\.type\s+FileNotFoundError$", out, re.MULTILINE)
+    assert "+ session: status crashed, release mytool@1.4.2" in out
     counts = {m[0]: (int(m[1]), int(m[2])) for m in PERSONAL.findall(out)}
     assert len(counts) == 3, out
     assert all(theirs > 0 and ours == 0 for theirs, ours in counts.values()), counts
