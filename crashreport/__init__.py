@@ -76,13 +76,17 @@ def init(
     environment: str | None = None,
     before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
     exit_timeout: float | None = None,
+    max_queued: int | None = None,
+    max_queued_bytes: int | None = None,
     ask: bool = False,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
     ``app`` is the installed distribution's name: it gives the release (``app@version``), the
     folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
-    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. Never raises.
+    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. ``exit_timeout``
+    bounds the wait at exit (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the
+    on-disk outbox (default 200 envelopes / 20 MiB, oldest dropped first). Never raises.
     ``ask=True``: if nobody decided yet and this is a terminal, ask once (default No) and record
     the answer in ``config`` (see :mod:`crashreport.prompt`).
     """
@@ -105,7 +109,8 @@ def init(
         handle = Handle(app, decision.level, decision.source, decision.reason)
         _start_args.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
                            version=version, environment=environment, before_send=before_send,
-                           exit_timeout=exit_timeout)  # fmt: skip
+                           exit_timeout=exit_timeout, max_queued=max_queued,
+                           max_queued_bytes=max_queued_bytes)  # fmt: skip
         if decision.enabled:
             handle = _start(decision=decision, **_start_args)
         _handle = handle
@@ -114,10 +119,12 @@ def init(
 
 def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
            version: str | None, environment: str | None, before_send: Any,
-           exit_timeout: float | None) -> Handle:  # fmt: skip
+           exit_timeout: float | None, max_queued: int | None,
+           max_queued_bytes: int | None) -> Handle:  # fmt: skip
     global _reporter
     from . import identity
     from .metadata import package_versions
+    from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
     from .paths import Paths
     from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
 
@@ -147,6 +154,8 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
             else settings.exit_timeout if settings.exit_timeout is not None
             else DEFAULT_EXIT_TIMEOUT
         ),
+        outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
+        outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
     )  # fmt: skip
     return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
 

@@ -7,7 +7,7 @@ cannot be scrubbed is dropped, never sent raw. The scrubbed envelope then goes t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.transport import Transport
@@ -42,8 +42,10 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
                 clean = scrubber.scrub_event(payload)
             else:
                 clean = scrubber.scrub(payload)
-            headers = {k: v for k, v in item.headers.items() if k != "length"}
-            items.append(Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(headers)))
+            item_headers = {k: v for k, v in item.headers.items() if k != "length"}
+            items.append(
+                Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers))
+            )
     if not items:
         return None
     envelope_headers: dict[str, Any] = {}
@@ -52,15 +54,27 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
     return Envelope(headers=envelope_headers, items=items)
 
 
+class Sender(Protocol):
+    """What sends for us (the outbox's courier, or a sentry-sdk transport): flushed at exit."""
+
+    def flush(self, timeout: float, callback: Any = None) -> None: ...
+    def kill(self) -> None: ...
+    def record_lost_event(self, *args: Any, **kwargs: Any) -> None: ...
+
+
 class ScrubbingTransport(Transport):
-    """Scrubs each envelope and passes it to ``send``; never raises into the SDK."""
+    """Scrubs each envelope and passes it to ``send``; never raises into the SDK.
+
+    ``inner`` is what actually sends (see :class:`Sender`); sentry-sdk's shutdown flushes it
+    with its ``shutdown_timeout`` (crashreport's exit timeout) and then kills it.
+    """
 
     def __init__(
         self,
         options: dict[str, Any] | None,
         scrubber: Scrubber,
         send: Callable[[Envelope], None],
-        inner: Transport | None = None,
+        inner: Sender | None = None,
     ) -> None:
         super().__init__(options)
         self._scrubber = scrubber

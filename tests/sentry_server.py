@@ -67,6 +67,13 @@ def parse_envelope(body: bytes) -> Envelope:
     return env
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request (a program exiting) is normal here."""
+
+
 class SentryServer:
     """Records every envelope it receives; ``fault`` switches how it answers."""
 
@@ -88,18 +95,34 @@ class SentryServer:
             def do_POST(self) -> None:
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self.port = 0
+        self._listen()
+
+    def _listen(self) -> None:
+        self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+        self._listening = True
 
     @property
     def dsn(self) -> str:
         return f"http://public0key@127.0.0.1:{self.port}/1"
 
     def fault(self, mode: str, retry_after: int = 1) -> None:
-        """ok | hang | 500 | 429 | 413 | 400 | garbage | reset | slow."""
+        """ok | refuse | hang | 500 | 429 | 413 | 400 | garbage | reset | slow.
+
+        ``refuse`` closes the listening socket (connections are refused); any other mode opens
+        it again on the same port, so the DSN stays valid.
+        """
+        if mode == "refuse" and self._listening:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self._listening = False
+        elif mode != "refuse" and not self._listening:
+            self._listen()
         self._mode = mode
         self._retry_after = retry_after
         if mode != "hang":
@@ -116,7 +139,8 @@ class SentryServer:
             h.close_connection = True
             return
         if mode == "reset":
-            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            linger = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # on, 0 s: close sends RST
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             h.connection.close()
             h.close_connection = True
             return
@@ -130,8 +154,9 @@ class SentryServer:
             self._answer(h, int(mode), b"{}")
             return
         if mode == "429":
+            limits = f"{self._retry_after}::organization"
             self._answer(h, 429, b"{}", {"Retry-After": str(self._retry_after),
-                                         "X-Sentry-Rate-Limits": f"{self._retry_after}::organization"})
+                                         "X-Sentry-Rate-Limits": limits})
             return
         if h.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
@@ -180,5 +205,7 @@ class SentryServer:
 
     def close(self) -> None:
         self._release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if self._listening:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self._listening = False
