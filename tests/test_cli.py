@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
@@ -210,10 +209,6 @@ def test_python_dash_m_and_console_script_agree(home: Path) -> None:
 
 
 # -- show / send / purge: these need the outbox (local mode keeps reports on disk) ---------------
-needs_outbox = pytest.mark.skipif(
-    importlib.util.find_spec("crashreport.outbox") is None, reason="the outbox is not merged yet"
-)
-
 
 def crash_locally(home: Path, times: int = 1) -> None:
     """Crash mytool with telemetry on and no DSN: its reports stay queued in the outbox."""
@@ -223,7 +218,6 @@ def crash_locally(home: Path, times: int = 1) -> None:
         assert "FileNotFoundError" in run.stderr  # the host's own traceback still prints
 
 
-@needs_outbox
 def test_show_lists_queued_reports_for_a_person(home: Path) -> None:
     assert "no reports queued or sent" in crashreport(home, "--app", "mytool", "show").stdout
     crash_locally(home)
@@ -243,7 +237,6 @@ def test_show_lists_queued_reports_for_a_person(home: Path) -> None:
     assert f"queued       {queued}" in crashreport(home, "--app", "mytool", "status").stdout
 
 
-@needs_outbox
 def test_show_json_prints_the_scrubbed_envelopes(home: Path) -> None:
     crash_locally(home)
     run = crashreport(home, "--app", "mytool", "show", "--json")
@@ -261,7 +254,6 @@ def test_show_json_prints_the_scrubbed_envelopes(home: Path) -> None:
     assert "alice" not in sent
 
 
-@needs_outbox
 def test_send_delivers_the_queue_with_progress(home: Path, sentry_server: object) -> None:
     from .sentry_server import SentryServer
 
@@ -286,7 +278,6 @@ def test_send_delivers_the_queue_with_progress(home: Path, sentry_server: object
                                            "send", env=on).stdout  # fmt: skip
 
 
-@needs_outbox
 def test_send_failure_keeps_the_queue(home: Path, sentry_server: object) -> None:
     from .sentry_server import SentryServer
 
@@ -300,7 +291,6 @@ def test_send_failure_keeps_the_queue(home: Path, sentry_server: object) -> None
     assert "queued       0" not in crashreport(home, "--app", "mytool", "status").stdout
 
 
-@needs_outbox
 def test_send_refuses_when_off_or_without_a_dsn(home: Path) -> None:
     crash_locally(home)
     run = crashreport(home, "--app", "mytool", "--dsn", "http://k@127.0.0.1:9/1", "send")
@@ -311,7 +301,6 @@ def test_send_refuses_when_off_or_without_a_dsn(home: Path) -> None:
     assert "no DSN to send to" in run.stderr
 
 
-@needs_outbox
 def test_disable_purge_deletes_queue_and_sent_log(home: Path) -> None:
     crash_locally(home)
     queued = len(json.loads(crashreport(home, "--app", "mytool", "show", "--json").stdout))
@@ -323,7 +312,6 @@ def test_disable_purge_deletes_queue_and_sent_log(home: Path) -> None:
     assert yaml.safe_load(config_of(home).read_text()) == {"telemetry": {"collect": False}}
 
 
-@needs_outbox
 def test_mytool_telemetry_show(home: Path) -> None:
     crash_locally(home)
     run = run_mytool(home, "telemetry", "show")

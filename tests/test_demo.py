@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from .conftest import ROOT, run_python
-
-needs_outbox = pytest.mark.skipif(
-    importlib.util.find_spec("crashreport.outbox") is None, reason="the outbox is not merged yet"
-)
 
 PERSONAL = re.compile(r"^  (your home folder|your user name '\w+'|this computer's name '[^']+')"
                       r"\s+(\d+)\s+(\d+)$", re.MULTILINE)  # fmt: skip
@@ -26,7 +19,6 @@ def unwrap(text: str) -> str:
     return re.sub(r"\n[-+ ] {20,}", "", text)
 
 
-@needs_outbox
 def test_demo_compares_with_plain_sentry_sdk(home: Path) -> None:
     run = run_python(home, "-m", "crashreport", "demo",
                      env={"USER": "alice", "LOGNAME": "alice", "NO_COLOR": "1"}, timeout=120)
@@ -52,7 +44,6 @@ def test_demo_compares_with_plain_sentry_sdk(home: Path) -> None:
     assert list(home.iterdir()) == []
 
 
-@needs_outbox
 def test_demo_colours_on_a_terminal(home: Path) -> None:
     from .conftest import child_env
 
