@@ -79,6 +79,7 @@ def init(
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
     spotlight: bool | str | None = None,
+    ask: bool = False,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
@@ -88,7 +89,9 @@ def init(
     bounds the wait at exit (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the
     on-disk outbox (default 200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True
     or a sidecar URL) also copies every scrubbed envelope to a local Spotlight; the user's
-    ``telemetry.spotlight`` overrides it. Never raises.
+    ``telemetry.spotlight`` overrides it. ``ask=True``: if nobody decided yet and this is a
+    terminal, ask once (default No) and record the answer in ``config`` (see
+    :mod:`crashreport.prompt`). Never raises.
     """
     global _reporter, _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -100,6 +103,10 @@ def init(
 
         settings = load_settings(config)
         decision = decide(app, settings, os.environ)
+        if ask and decision.source is Source.DEFAULT:
+            from .prompt import maybe_ask
+
+            settings, decision = maybe_ask(app, config, settings, decision)
         for problem in {settings.problem, decision.problem} - {None}:
             warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
         handle = Handle(app, decision.level, decision.source, decision.reason)

@@ -1,6 +1,8 @@
 """mytool's command line: a few subcommands, one of which crashes on purpose.
 
-The one line that matters is the ``crashreport.init(...)`` call in :func:`main`.
+The one line that matters is the ``crashreport.init(...)`` call in :func:`main`. The
+``telemetry`` subcommand (``mytool telemetry status|enable|disable|show|send|reset-id``) is
+crashreport's, mounted with :func:`crashreport.cli.add_commands`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 import crashreport
+import crashreport.cli
 
 #: The app author's DSN. Real apps hard-code theirs; the example reads it from the environment
 #: so that tests can point it at a loopback server (no DSN means reports stay on this machine).
@@ -35,9 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     fail.add_argument("--code", type=int, default=3)
     commands.add_parser("log-error", help="log an error and carry on")
     commands.add_parser("interrupt", help="behave as if Ctrl-C was pressed")
+    crashreport.cli.add_commands(commands, app="mytool", config=CONFIG, dsn=DSN)
     args = parser.parse_args(argv)
 
-    crashreport.init("mytool", dsn=DSN, config=CONFIG, subcommand=args.command)
+    # `mytool telemetry ...` runs before init: disabling must not first start a session or ask.
+    code = crashreport.cli.dispatch(args)
+    if code is not None:
+        return code
+    crashreport.init("mytool", dsn=DSN, config=CONFIG, subcommand=args.command, ask=True)
 
     if args.command == "hello":
         print("hello from mytool")
