@@ -72,6 +72,9 @@ DENY_KEYS: frozenset[str] = frozenset({
     "x-api-key", "x-auth-token", "set-cookie", "proxy_authorization", "client_secret",
     "refresh_token", "access_token", "id_token", "ssn", "card_number", "cvv", "iban",
 })  # fmt: skip
+#: Keys whose entry is removed, not filtered, wherever found: an IP address must parse as one
+#: (sessions' ``attrs.ip_address``), and Relay removes these too (``@anything:remove``).
+REMOVE_KEYS: frozenset[str] = frozenset({"ip_address", "client_ip", "remote_addr"})
 #: Words that make any key containing them sensitive: Relay's ``@password`` key pattern
 #: (password, secret, passwd, api_key, apikey, auth, credentials, mysql_pwd, privatekey,
 #: private_key, token), measured with sentry_relay.pii_strip_event, plus cookie/csrf/xsrf.
@@ -107,6 +110,7 @@ SYSTEM_DIRS: tuple[str, ...] = (
     "/sys/", "/System/", "/Library/", "/opt/homebrew/", "c:/windows/", "c:/program files/",
     "c:/program files (x86)/",
 )  # fmt: skip
+_UNDER_HOME = re.compile(r"(?i)^(?:/home/|/Users/|/root/|[a-z]:/Users/|/var/home/)")
 #: What a home folder looks like on POSIX, macOS and Windows, whoever's it is.
 HOME_LIKE = re.compile(r"(?i)^(?:/home/[^/]+|/Users/[^/]+|/root|[a-z]:/(?:Users|Documents and "
                        r"Settings)/[^/]+|/var/home/[^/]+)/?$")  # fmt: skip
@@ -202,24 +206,38 @@ def _filtered(_s: Scrubber, _text: str) -> str:
     return FILTERED
 
 
-def _luhn(_s: Scrubber, text: str) -> str:
-    digits = [int(c) for c in text if c.isdigit()]
+def _luhn_ok(digits: list[int]) -> bool:
     total = 0
     for i, d in enumerate(reversed(digits)):
         if i % 2:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
-    return FILTERED if total % 10 == 0 else text
+    return total % 10 == 0
+
+
+def _luhn(_s: Scrubber, text: str) -> str:
+    """A card number: whole groups (split at spaces/dashes) of 13-19 digits that pass Luhn."""
+    groups = re.split(r"[ -]", text)
+    for start in range(len(groups)):
+        for end in range(start + 1, len(groups) + 1):
+            digits = [int(c) for c in "".join(groups[start:end])]
+            if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+                return FILTERED
+    return text
 
 
 def _iban(_s: Scrubber, text: str) -> str:
+    """An IBAN (ISO 13616): the match, or a prefix of it, passes the mod-97 check."""
     compact = text.replace(" ", "").upper()
-    moved = compact[4:] + compact[:4]
-    try:
-        number = int("".join(str(int(c, 36)) for c in moved))
-    except ValueError:
-        return text
-    return FILTERED if number % 97 == 1 else text
+    for n in range(len(compact), 14, -1):
+        moved = compact[4:n] + compact[:4]
+        try:
+            number = int("".join(str(int(c, 36)) for c in moved))
+        except ValueError:
+            return text
+        if number % 97 == 1:
+            return FILTERED
+    return text
 
 
 def _ip(_s: Scrubber, text: str) -> str:
@@ -282,31 +300,32 @@ _PATH_CHARS = r"[^\s'\"<>|;,()\[\]{}*?`:]"
 #: "eyJ"), PEM (RFC 7468), credit cards (Luhn), IBAN (ISO 13616 mod 97), US SSN and Bearer tokens
 #: (as Relay's @creditcard/@iban/@usssn/@bearer), Relay's @password pairs, @ip.
 STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
-    ("pem", r"-----BEGIN[A-Z ]*PRIVATE KEY-----(?s:.*?)(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)",
+    ("pem", r"(?:-----BEGIN[A-Z ]*)?PRIVATE KEY-----(?s:.*?)(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)",
      _filtered, "pem"),
-    ("url", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]*", _url, "url"),
+    ("url", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`;,]*", _url, "url"),
     ("email", _B + r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}" + _E, _email, "at"),
     ("github", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_\w{22,255})\b", _filtered, "gh"),
     ("aws", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", _filtered, "aws"),
     ("slack", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", _filtered, "xox"),
     ("stripe", r"\b(?:sk|rk|pk)_live_[0-9A-Za-z]{10,}", _filtered, "live"),
-    ("google", r"\bAIza[0-9A-Za-z_-]{35}", _filtered, "aiza"),
+    ("google", r"\bAIza[0-9A-Za-z_-]{30,40}", _filtered, "aiza"),
     ("jwt", r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", _filtered, "jwt"),
     ("bearer", r"(?i:\b(?:bearer|basic|token)\s+)[\w.~+/-]{6,}=*", _filtered, "word"),
     ("pair", r"(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
      r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
-     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,}))(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"]+)", _filtered,
+     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,}))(?i:(?:bearer|basic|token|digest)\s+)?"
+     r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"]+)", _filtered,
      "word"),
-    ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-])", _luhn, "digits"),
+    ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,30}(?![\w-])", _luhn, "digits"),
     ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", _iban, "digits"),
     ("ssn", r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", _filtered, "digits"),
     ("ipv4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)", _ip, "dotdigit"),
-    ("ipv6", r"(?<![\w:.])(?=[0-9A-Fa-f:]*[0-9A-Fa-f]{3})"
+    ("ipv6", r"(?<![\w.])(?<![0-9A-Fa-f]:)(?=[0-9A-Fa-f:]*[0-9A-Fa-f]{3})"
      r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"
-     r"(?::\d{1,3}(?:\.\d{1,3}){3})?)(?![\w:])", _ip, "colons"),
+     r"(?::\d{1,3}(?:\.\d{1,3}){3})?)(?!\w|:[0-9A-Fa-f])", _ip, "colons"),
     ("qpath", r"(?<=['\"])(?:~|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*(?=['\"])", _path,
      "path"),
-    ("path", r"(?<![\w.~:/\\<>\]\[%$-])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
+    ("path", r"(?<![\w.~:/\\<>\])%$-])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
      + _PATH_CHARS + r"*(?<![.])", _path, "path"),
 )  # fmt: skip
 
@@ -456,7 +475,7 @@ class Scrubber:
         literals += [re.escape(w) for w in (*_WORDS, *self._host_lows, *self._user_lows)]
         self._quick = re.compile("|".join(literals))
         self._cache_text: dict[str, str] = {}
-        self._keys: dict[str, tuple[str, bool]] = {}
+        self._keys: dict[str, tuple[str, int]] = {}  # key -> (scrubbed, 0 keep|1 filter|2 drop)
         self._cache_data: dict[str, str] = {}
 
     # -- strings --------------------------------------------------------------------------------
@@ -511,7 +530,7 @@ class Scrubber:
         if cached is not None:
             return cached
         out = self.scrub_string(value)
-        if self._data_words.search(out):
+        if self._data_words.search(value) or self._data_words.search(out):
             out = FILTERED
         self._remember(self._cache_data, value, out)
         return out
@@ -663,6 +682,8 @@ class Scrubber:
                 new_key, sensitive = info
                 if not walk_values:
                     pass
+                elif sensitive == 2:
+                    continue
                 elif sensitive:
                     item = item if item is None or isinstance(item, bool) else FILTERED
                 elif type(item) is str:
@@ -683,34 +704,58 @@ class Scrubber:
             out[new_key] = item
         return out
 
-    def _key_info(self, key: Any) -> tuple[Any, bool]:
+    def _key_info(self, key: Any) -> tuple[Any, int]:
         """(scrubbed key, whether its value is sensitive), cached for string keys."""
         if isinstance(key, str):
             low = key.lower()
             sensitive = low in self._deny_keys or self._deny_words.search(low) is not None
-            info = (self.scrub_string(str(key)), sensitive)
+            info = (self.scrub_string(str(key)), 2 if low in REMOVE_KEYS else int(sensitive))
             self._remember(self._keys, key, info)
             return info
         if key is None or isinstance(key, bool | int | float):
-            return key, False
+            return key, 0
         if isinstance(key, bytes):
-            return self.scrub_string(key.decode("utf-8", "replace")), False
-        return self.scrub_string(str(key)), False
+            return self.scrub_string(key.decode("utf-8", "replace")), 0
+        return self.scrub_string(str(key)), 0
 
     def _frame(self, frame: Mapping[str, Any], depth: int, seen: set[int]) -> dict[str, Any]:
-        """One stack frame: local variables dropped, paths made relative, the rest as text."""
+        """One stack frame: local variables dropped, paths made relative, the rest as text.
+
+        The source lines of the user's own files (in their home, not installed code) are
+        blanked, keeping their count: a script's literals and comments are the user's data.
+        """
         module = frame.get("module")
         module = module if isinstance(module, str) else None
+        path = frame.get("abs_path") or frame.get("filename")
+        own = isinstance(path, str) and self._own_file(path, module)
         out: dict[str, Any] = {}
         for key, value in frame.items():
             if key == "vars":
                 continue
             if key in ("abs_path", "filename") and isinstance(value, str):
                 out[key] = self.frame_path(value, module)
+            elif own and key == "context_line" and isinstance(value, str):
+                out[key] = ""
+            elif own and key in ("pre_context", "post_context") and isinstance(value, list):
+                out[key] = ["" if isinstance(line, str) else line for line in value]
             else:
                 out[key] = value
         return self._mapping(out, depth, seen, self.scrub_string)
 
+    def _own_file(self, path: str, module: str | None) -> bool:
+        """Whether a frame's file is the user's own: not installed code, and in a home folder
+        (or already reduced to a bare script name)."""
+        norm = _norm(path)
+        if norm.startswith("<"):
+            return False
+        if any(norm.startswith(root + "/") for root, _ in self._roots):
+            return False
+        if not norm.startswith("/") and not re.match(r"[A-Za-z]:/", norm):
+            return _module_tail(norm, module) is None  # a script's base name, or relative path
+        low = norm.lower()
+        return norm.startswith("~") or any(
+            low.startswith(h.lower() + "/") for h in self._homes
+        ) or bool(HOME_LIKE.match(norm.rsplit("/", 1)[0]) or _UNDER_HOME.match(norm))
 
 def _norm(path: str) -> str:
     path = path.replace("\\", "/")
