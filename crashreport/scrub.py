@@ -310,11 +310,12 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("stripe", r"\b(?:sk|rk|pk)_live_[0-9A-Za-z]{10,}", _filtered, "live"),
     ("google", r"\bAIza[0-9A-Za-z_-]{30,40}", _filtered, "aiza"),
     ("jwt", r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", _filtered, "jwt"),
-    ("bearer", r"(?i:\b(?:bearer|basic|token)\s+)[\w.~+/-]{6,}=*", _filtered, "word"),
+    ("bearer", r"(?i:\bbearer\s+)[^\s\"']+|(?i:\b(?:basic|token)\s+)(?=[\w.~+/-]*\d)[\w.~+/-]{8,}=*",
+     _filtered, "word"),
     ("pair", r"(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
      r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
      r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,}))(?i:(?:bearer|basic|token|digest)\s+)?"
-     r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"]+)", _filtered,
+     r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"\[\](){}<>]+)", _filtered,
      "word"),
     ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,30}(?![\w-])", _luhn, "digits"),
     ("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", _iban, "digits"),
