@@ -19,8 +19,10 @@ A rule that fails on a value replaces that value with :data:`ERROR` and counts i
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
+import itertools
 import ipaddress
 import os
 import re
@@ -324,7 +326,7 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("ipv6", r"(?<![\w.])(?<![0-9A-Fa-f]:)(?=[0-9A-Fa-f:]*[0-9A-Fa-f]{3})"
      r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"
      r"(?::\d{1,3}(?:\.\d{1,3}){3})?)(?!\w|:[0-9A-Fa-f])", _ip, "colons"),
-    ("qpath", r"(?<=['\"])(?:~|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*(?=['\"])", _path,
+    ("qpath", r"(?<=['\"])(?:~(?=[/\\])|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*(?=['\"])", _path,
      "path"),
     ("path", r"(?<![\w.~:/\\<>\])%$-])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
      + _PATH_CHARS + r"*(?<![.])", _path, "path"),
@@ -334,6 +336,12 @@ _DIGITS = re.compile(r"\d\d")
 _DOT_DIGIT = re.compile(r"\d\.\d")
 _WORDS = ("password", "passwd", "pwd", "secret", "token", "key", "auth", "credential", "private",
           "session", "cookie", "bearer", "basic")  # fmt: skip
+#: Lower-case substrings, one of which any match of a word-based rule contains: the ``pair``
+#: rule's key words ("passw" for password/passwd, "private" for private_key/privatekey/private
+#: key, "session" for session_id/sessionid), bearer/basic/token, and the secret prefixes.
+_QUICK_WORDS = ("passw", "pwd", "secret", "token", "apikey", "api_key", "api-key", "auth",
+                "credential", "private", "session", "cookie", "bearer", "basic", "gh", "akia",
+                "asia", "agpa", "aida", "aroa", "xox", "_live_", "aiza", "eyj")  # fmt: skip
 
 
 def _triggers(text: str, low: str) -> set[str]:
@@ -467,14 +475,21 @@ class Scrubber:
             self._alternatives.append(("user", "(?P<user>" + _words(users) + ")"))
             self._replacers["user"] = _user
         self._compiled: dict[frozenset[str], re.Pattern[str]] = {}
-        #: One C-speed search over the lower-cased text that rejects most strings (plain code,
-        #: words) before any other work: every branch starts with a literal, so the regex engine
-        #: skips ahead on the set of first characters.
-        literals = ["/", "\\\\", "~", "@", "::", "private key", "gh", "akia", "asia", "agpa",
-                    "aida", "aroa", "xox", "_live_", "aiza", "eyj"]  # fmt: skip
-        literals += [f"{d}[0-9.]" for d in range(10)]
-        literals += [re.escape(w) for w in (*_WORDS, *self._host_lows, *self._user_lows)]
-        self._quick = re.compile("|".join(literals))
+        #: The quick test that rejects most strings (plain code, words) before any other work,
+        #: on the lower-cased text. It must find every string a rule could match, so each part
+        #: is the necessary core of a rule (see STRING_RULES): symbols and digit shapes in one
+        #: regex whose branches all start with a literal (the engine skips ahead on the set of
+        #: first characters), and words as plain substring tests (C speed, no regex scan).
+        symbols = ["/[^\\s'\"]", ":/", ":\\\\", "\\\\\\\\", "~", "@[\\w-]+\\.", "::"]
+        for d in "0123456789":
+            symbols += [
+                d + r"(?:[ -]?[0-9]){12}",  # card
+                d + r"[0-9](?: ?[a-z0-9]){11}",  # iban
+                d + r"[0-9]{2}-[0-9]{2}-[0-9]",  # ssn
+                d + r"[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",  # ipv4
+            ]
+        self._quick = re.compile("|".join(symbols))
+        self._quick_words = (*_QUICK_WORDS, *self._host_lows, *self._user_lows)
         self._cache_text: dict[str, str] = {}
         self._keys: dict[str, tuple[str, int]] = {}  # key -> (scrubbed, 0 keep|1 filter|2 drop)
         self._cache_data: dict[str, str] = {}
@@ -487,7 +502,8 @@ class Scrubber:
     def _pattern(self, text: str, paths: bool = True) -> re.Pattern[str] | None:
         """The one regex of the rules ``text`` can trigger (None: nothing to do)."""
         low = text.lower()
-        if self._quick.search(low) is None and low.count(":") < 7:
+        if (self._quick.search(low) is None and low.count(":") < 7
+                and not any(w in low for w in self._quick_words)):  # fmt: skip
             return None
         found = _triggers(text, low)
         if not paths:
@@ -671,11 +687,16 @@ class Scrubber:
         seen: set[int],
         mode: Callable[[str], str],
         walk_values: bool = True,
+        done: frozenset[str] = frozenset(),
     ) -> dict[Any, Any]:
-        """A scrubbed dict: keys scrubbed (kept distinct), values under sensitive keys filtered."""
+        """A scrubbed dict: keys scrubbed (kept distinct), values under sensitive keys filtered;
+        values of keys in ``done`` are already scrubbed."""
         out: dict[Any, Any] = {}
         depth += 1
         for key, item in value.items():
+            if key in done:
+                out[key] = item
+                continue
             try:
                 info = self._keys.get(key) if type(key) is str else None
                 if info is None:
@@ -729,19 +750,54 @@ class Scrubber:
         module = module if isinstance(module, str) else None
         path = frame.get("abs_path") or frame.get("filename")
         own = isinstance(path, str) and self._own_file(path, module)
+        source = self._source_lines(frame, blank=own)
+        done = set(source)
         out: dict[str, Any] = {}
         for key, value in frame.items():
             if key == "vars":
                 continue
             if key in ("abs_path", "filename") and isinstance(value, str):
                 out[key] = self.frame_path(value, module)
-            elif own and key == "context_line" and isinstance(value, str):
-                out[key] = ""
-            elif own and key in ("pre_context", "post_context") and isinstance(value, list):
-                out[key] = ["" if isinstance(line, str) else line for line in value]
+                done.add(key)
+            elif key in source:
+                out[key] = source[key]
             else:
                 out[key] = value
-        return self._mapping(out, depth, seen, self.scrub_string)
+        return self._mapping(out, depth, seen, self.scrub_string, done=frozenset(done))
+
+    def _source_lines(self, frame: Mapping[str, Any], blank: bool) -> dict[str, Any]:
+        """pre_context, context_line, post_context scrubbed together: one quick search over the
+        joined lines finds the few that need the rules (source lines rarely do)."""
+        lines: list[str] = []
+        spans: dict[str, tuple[int, int, bool]] = {}
+        for key in ("pre_context", "context_line", "post_context"):
+            value = frame.get(key)
+            if isinstance(value, str):
+                spans[key] = (len(lines), len(lines) + 1, False)
+                lines.append(value)
+            elif isinstance(value, list) and all(type(v) is str for v in value):
+                spans[key] = (len(lines), len(lines) + len(value), True)
+                lines.extend(value)
+        if not spans:
+            return {}
+        if blank:
+            clean = [""] * len(lines)
+        else:
+            joined = "\n".join(lines).lower()
+            starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+            hits = {bisect.bisect_right(starts, m.start()) - 1
+                    for m in self._quick.finditer(joined)}  # fmt: skip
+            for word in self._quick_words:
+                at = joined.find(word)
+                while at >= 0:
+                    line = bisect.bisect_right(starts, at) - 1
+                    hits.add(line)
+                    at = joined.find(word, starts[line + 1])
+            if joined.count(":") >= 7:
+                hits.update(i for i, line in enumerate(lines) if line.count(":") >= 7)
+            clean = [self.scrub_string(line) if i in hits else line
+                     for i, line in enumerate(lines)]  # fmt: skip
+        return {key: clean[a:b] if is_list else clean[a] for key, (a, b, is_list) in spans.items()}
 
     def _own_file(self, path: str, module: str | None) -> bool:
         """Whether a frame's file is the user's own: not installed code, and in a home folder
