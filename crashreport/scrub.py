@@ -22,8 +22,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
-import itertools
 import ipaddress
+import itertools
 import os
 import re
 import socket
@@ -312,8 +312,8 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("stripe", r"\b(?:sk|rk|pk)_live_[0-9A-Za-z]{10,}", _filtered, "live"),
     ("google", r"\bAIza[0-9A-Za-z_-]{30,40}", _filtered, "aiza"),
     ("jwt", r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", _filtered, "jwt"),
-    ("bearer", r"(?i:\bbearer\s+)[^\s\"']+|(?i:\b(?:basic|token)\s+)(?=[\w.~+/-]*\d)[\w.~+/-]{8,}=*",
-     _filtered, "word"),
+    ("bearer", r"(?i:\bbearer\s+)[^\s\"']+"
+     r"|(?i:\b(?:basic|token)\s+)(?=[\w.~+/-]*\d)[\w.~+/-]{8,}=*", _filtered, "word"),
     ("pair", r"(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
      r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
      r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,}))(?i:(?:bearer|basic|token|digest)\s+)?"
@@ -326,8 +326,8 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("ipv6", r"(?<![\w.])(?<![0-9A-Fa-f]:)(?=[0-9A-Fa-f:]*[0-9A-Fa-f]{3})"
      r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?"
      r"(?::\d{1,3}(?:\.\d{1,3}){3})?)(?!\w|:[0-9A-Fa-f])", _ip, "colons"),
-    ("qpath", r"(?<=['\"])(?:~(?=[/\\])|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*(?=['\"])", _path,
-     "path"),
+    ("qpath", r"(?<=['\"])(?:~(?=[/\\])|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*"
+     r"(?=['\"])", _path, "path"),
     ("path", r"(?<![\w.~:/\\<>\])%$-])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
      + _PATH_CHARS + r"*(?<![.])", _path, "path"),
 )  # fmt: skip
