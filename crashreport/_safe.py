@@ -19,7 +19,7 @@ _warned: set[str] = set()
 
 @contextmanager
 def guard() -> Iterator[None]:
-    """Swallow any ``Exception`` raised in the block (never ``KeyboardInterrupt``/``SystemExit``)."""
+    """Swallow any ``Exception`` raised in the block (not ``KeyboardInterrupt``/``SystemExit``)."""
     try:
         yield
     except Exception as exc:

@@ -493,6 +493,7 @@ class Scrubber:
         self._cache_text: dict[str, str] = {}
         self._keys: dict[str, tuple[str, int]] = {}  # key -> (scrubbed, 0 keep|1 filter|2 drop)
         self._cache_data: dict[str, str] = {}
+        self._cache_lines: dict[tuple[object, ...], list[str]] = {}  # a frame's source lines
 
     # -- strings --------------------------------------------------------------------------------
     def _replace(self, m: re.Match[str]) -> str:
@@ -780,7 +781,11 @@ class Scrubber:
                 lines.extend(value)
         if not spans:
             return {}
-        if blank:
+        cache_key = (blank, *lines)
+        clean = self._cache_lines.get(cache_key)
+        if clean is not None:
+            pass
+        elif blank:
             clean = [""] * len(lines)
         else:
             joined = "\n".join(lines).lower()
@@ -797,6 +802,9 @@ class Scrubber:
                 hits.update(i for i, line in enumerate(lines) if line.count(":") >= 7)
             clean = [self.scrub_string(line) if i in hits else line
                      for i, line in enumerate(lines)]  # fmt: skip
+        if len(self._cache_lines) >= CACHE_SIZE // 8:
+            self._cache_lines.clear()
+        self._cache_lines[cache_key] = clean
         return {key: clean[a:b] if is_list else clean[a] for key, (a, b, is_list) in spans.items()}
 
     def _own_file(self, path: str, module: str | None) -> bool:
