@@ -473,3 +473,28 @@ def test_config_warning_shows_tilde_not_the_home_folder(home: Path) -> None:
     assert run.stderr.startswith("crashreport: ")
     assert str(home) not in run.stderr
     assert "~/.config/mytool/config.yaml" in run.stderr
+
+
+def test_scrubbed_events_pass_sentrys_ingest_normalizer(captured: dict[str, Any]) -> None:
+    from sentry_relay import StoreNormalizer
+
+    for event in (captured["handled"], captured["crash"]):
+        normalized = StoreNormalizer(project_id=1).normalize_event(copy.deepcopy(event))
+        assert not normalized.get("errors")
+        assert normalized["exception"]["values"][-1]["stacktrace"]["frames"]
+
+
+def test_benchmark_measure_runs_and_leaks_nothing() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "scrub_bench.py"
+    spec = importlib.util.spec_from_file_location("scrub_bench", path)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.measure(repeat=1)
+    assert result["left"]["ours"] == []
+    assert len(result["left"]["sdk_default"]) > 10
+    assert result["ours_cold_eps"] > 0
+    assert result["sdk_default_eps"] > 0
