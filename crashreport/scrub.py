@@ -8,10 +8,15 @@ lengths, same types) apart from the fields that are removed on purpose.
 The rules are plain data at the top of this module, each saying where it came from, and are
 applied as a chain (structlog-style processors):
 
-- :data:`EVENT_RULES`: small callables that remove whole fields of an event;
-- :data:`STRING_RULES`: (name, regex, replace) triples compiled into ONE alternation so that
-  every string is scanned once; the app author's extra ``patterns`` run after it;
-- :data:`DENY_KEYS` / :data:`DENY_KEY_WORDS`: values under sensitive keys become ``[Filtered]``.
+- :data:`EVENT_RULES`: small callables that remove whole fields of an event (``server_name``,
+  ``sys.argv``, all of ``user`` but its id, ``request`` headers/cookies/env/data);
+- :data:`STRING_RULES`: (name, regex, replace, trigger) rules. Each string first meets one
+  C-speed quick test; the few that pass are scanned ONCE by a single alternation compiled from
+  the rules they can trigger; the app author's extra ``patterns`` run after it;
+- :data:`DENY_KEYS` / :data:`DENY_KEY_WORDS`: values under sensitive keys become ``[Filtered]``;
+  :data:`REMOVE_KEYS` are removed;
+- frames: ``vars`` removed, ``abs_path``/``filename`` made relative to their installed root or
+  reduced to a base name, source lines of the user's own files blanked.
 
 A rule that fails on a value replaces that value with :data:`ERROR` and counts it in
 :attr:`Scrubber.errors`; nothing raises out of :meth:`Scrubber.scrub`/:meth:`scrub_event`.
