@@ -490,7 +490,7 @@ class Scrubber:
             symbols += [
                 d + r"(?:[ -]?[0-9]){12}",  # card
                 d + r"[0-9](?: ?[a-z0-9]){11}",  # iban
-                d + r"[0-9]{2}-[0-9]{2}-[0-9]",  # ssn
+                d + r"[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])",  # ssn (not a date)
                 d + r"[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",  # ipv4
             ]
         self._quick = re.compile("|".join(symbols))
