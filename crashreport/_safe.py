@@ -19,7 +19,7 @@ _warned: set[str] = set()
 
 @contextmanager
 def guard() -> Iterator[None]:
-    """Swallow any ``Exception`` raised in the block (never ``KeyboardInterrupt``/``SystemExit``)."""
+    """Swallow any ``Exception`` raised in the block (not ``KeyboardInterrupt``/``SystemExit``)."""
     try:
         yield
     except Exception as exc:
@@ -30,6 +30,7 @@ def guard() -> Iterator[None]:
 def warn(message: str, *, key: str | None = None) -> None:
     """Print one ``crashreport:`` line on stderr, at most once per ``key`` per process."""
     key = key or message
+    message = _tilde(message)
     if key in _warned:
         return
     _warned.add(key)
@@ -38,3 +39,16 @@ def warn(message: str, *, key: str | None = None) -> None:
         sys.stderr.flush()
     except Exception:  # noqa: S110 - a closed stderr must not break the host
         pass
+
+
+def _tilde(message: str) -> str:
+    """The user's home folder shows as ``~``: warnings get pasted into bug reports."""
+    try:
+        import os
+
+        home = os.path.expanduser("~").rstrip("/\\")
+        if len(home) > 1:
+            return message.replace(home, "~")
+    except Exception:  # noqa: S110 - an unchanged message is fine
+        pass
+    return message

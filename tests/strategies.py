@@ -1,0 +1,143 @@
+"""Hypothesis strategies for the scrubber: JSON-like payloads and events with planted canaries.
+
+A *canary* is a personal string (a user name, a host name, a home folder path, an e-mail, a
+token ...) put into free text between separators, into dictionary keys, frames and breadcrumbs.
+:data:`CANARIES` lists the substrings that must not survive scrubbing (compared lower-cased).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+
+from crashreport.scrub import MachineContext, machine_context
+
+HOME = "/home/alice"
+WIN_HOME = "C:\\Users\\Alice"
+HOST = "ws-4471.corp.example.org"
+
+#: What must vanish (lower-cased substrings of the scrubbed JSON).
+CANARIES = (
+    "alice", "ws-4471", "corp.example.org", "acme-holdings", "taxes-2025", "carol99",
+    "198.51.100.23", "2001:db8:85a3::8a2e:370:7334", "ghp_a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8",
+    "akiaiosfodnn7example", "xoxp-99887766-abcdefghij", "sk_live_4ec39hqlyjwdarjtt1zdp7dc",
+    "aizasya1234567890abcdefghijklmnopqrstu", "eyjzdwiioijhbgljzsj9", "miievqibadanbgkqhkig9w0",
+    "hunter2-xyzzy", "pa55w0rd-url", "q-secret-77", "4111 1111 1111 1111", "de89370400440532013000",
+)  # fmt: skip
+
+#: Texts that carry the canaries, as a user's program would write them.
+PLANTED = (
+    "alice", "ALICE", "Alice.Smith", "alice_backup", "ws-4471", HOST, "ws-4471.local",
+    HOME, f"{HOME}/clients/acme-holdings/taxes-2025.pdf", f"'{HOME}/My Files/acme-holdings x'",
+    f"{WIN_HOME}\\Documents\\acme-holdings\\taxes-2025.xlsx", "~/acme-holdings/taxes-2025.txt",
+    "/srv/data/acme-holdings/taxes-2025.csv", "file:///home/alice/acme-holdings",
+    "carol99@example.net", "198.51.100.23", "2001:db8:85a3::8a2e:370:7334",
+    "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "AKIAIOSFODNN7EXAMPLE",
+    "xoxp-99887766-abcdefghij", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "AIzaSyA1234567890abcdefghijklmnopqrstu",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0\n-----END PRIVATE KEY-----",
+    "password=hunter2-xyzzy", "Password: hunter2-xyzzy", "--password hunter2-xyzzy",
+    '"passwd": "hunter2-xyzzy"', "https://bob:pa55w0rd-url@example.com/x?key=q-secret-77",
+    "4111 1111 1111 1111", "DE89370400440532013000",
+)  # fmt: skip
+
+SEPARATORS = (" ", ", ", ": ", " (", ") ", "\n", "\t", " - ", " = ", "[", "] ", "'", '"', ";")
+
+
+def context() -> MachineContext:
+    """The machine the planted canaries come from (installed roots are this interpreter's)."""
+    return MachineContext(
+        home=(HOME, WIN_HOME),
+        user_names=("alice",),
+        host_names=(HOST, "ws-4471"),
+        roots=machine_context({"HOME": HOME}).roots,
+    )
+
+
+def leaks(payload: Any) -> list[str]:
+    """Canaries still present anywhere in ``payload`` (values and keys)."""
+    text = json.dumps(payload, ensure_ascii=False, default=str).lower()
+    plain = text.replace("\\\\", "\\").replace("\\n", "\n").replace('\\"', '"')
+    return [c for c in CANARIES if c in text or c in plain]
+
+
+words = st.text(st.characters(codec="ascii", categories=["L", "N"]), max_size=8)
+#: Text without a canary (Hypothesis also draws constants from the source: keep them out here,
+#: canaries only come planted between separators, where the rules are promised to find them).
+plain_text = st.one_of(words, st.text(max_size=30)).filter(
+    lambda t: not any(c in t.lower() for c in (*CANARIES, "alice", "ws-4471"))
+)
+
+
+@st.composite
+def planted_text(draw: st.DrawFn) -> str:
+    """Free text with one to three canaries between separators."""
+    parts = [draw(words)]
+    for _ in range(draw(st.integers(1, 3))):
+        parts += [draw(st.sampled_from(SEPARATORS)), draw(st.sampled_from(PLANTED)),
+                  draw(st.sampled_from(SEPARATORS)), draw(words)]  # fmt: skip
+    return "".join(parts)
+
+
+texts = st.one_of(plain_text, planted_text())
+leaves = st.one_of(
+    texts, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(),
+)
+json_values = st.recursive(
+    leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(texts, children, max_size=4),
+    ),
+    max_leaves=16,
+)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> dict[str, Any]:
+    """A stack frame of the user's script or of installed code, with planted context lines."""
+    user = draw(st.booleans())
+    abs_path = f"{HOME}/clients/acme-holdings/tool.py" if user else "/usr/lib/python3/json/x.py"
+    return {
+        "filename": "tool.py" if user else "json/x.py",
+        "abs_path": abs_path,
+        "module": "__main__" if user else "json.x",
+        "function": draw(words) or "f",
+        "lineno": draw(st.integers(1, 9999)),
+        "pre_context": draw(st.lists(texts, max_size=3)),
+        "context_line": draw(texts),
+        "post_context": draw(st.lists(texts, max_size=3)),
+        "vars": draw(st.dictionaries(words, texts, max_size=3)),
+        "in_app": user,
+    }
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    """An event as sentry-sdk builds it, with canaries anywhere."""
+    return {
+        "event_id": "0" * 32,
+        "level": "error",
+        "platform": "python",
+        "release": "tool@1.0",
+        "server_name": "ws-4471",
+        "message": draw(texts),
+        "exception": {"values": [{
+            "type": "OSError",
+            "value": draw(texts),
+            "stacktrace": {"frames": draw(st.lists(frames(), min_size=1, max_size=5))},
+        }]},
+        "breadcrumbs": {"values": draw(st.lists(st.fixed_dictionaries({
+            "message": texts, "category": words, "data": st.dictionaries(texts, json_values,
+                                                                        max_size=3)}),
+            max_size=5))},
+        "contexts": draw(st.dictionaries(words, st.dictionaries(texts, json_values, max_size=3),
+                                         max_size=3)),
+        "tags": draw(st.dictionaries(texts, texts, max_size=3)),
+        "extra": {"sys.argv": ["tool", "--password", "hunter2-xyzzy"],
+                  **draw(st.dictionaries(texts, json_values, max_size=4))},
+        "user": {"id": "ab" * 16, "email": "carol99@example.net", "ip_address": "198.51.100.23"},
+    }  # fmt: skip
