@@ -168,9 +168,13 @@ def main() -> int:
             from bench.scrub_bench import measure
 
             m = measure(1 if args.quick else 3)
-            row("scrub throughput", m["ours_eps"], m["baseline_eps"], "events/s",
-                "≥ 1x, no canary left", m["ours_eps"] >= m["baseline_eps"] and m["ours_canaries"] == 0,
-                f"canaries left: ours {m['ours_canaries']}, EventScrubber {m['baseline_canaries']}")
+            left = m["left"]
+            row("scrub throughput (cold: a new scrubber per event)", m["ours_cold_eps"],
+                m["sdk_default_eps"], "events/s", "≥ 1x, no canary left",
+                m["ours_cold_eps"] >= m["sdk_default_eps"] and not left["ours"],
+                f"canaries left of {m['canaries']}: " + ", ".join(f"{k} {len(v)}" for k, v in left.items()))
+            row("scrub throughput (warm)", m["ours_warm_eps"], m["sdk_default_eps"], "events/s",
+                "≥ 1x, no canary left", m["ours_warm_eps"] >= m["sdk_default_eps"])
         except ImportError:
             pass
 

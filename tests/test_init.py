@@ -80,7 +80,8 @@ def test_bad_config_warns_once_and_never_raises(home: Path, capsys: pytest.Captu
     handle = crashreport.init("mytool", config=path)
     assert handle.level is Level.OFF
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("crashreport: ") and str(path) in err[0]
+    assert len(err) == 1 and err[0].startswith("crashreport: ")
+    assert "~/.config/mytool/config.yaml" in err[0]  # the file, without the home folder
 
 
 def test_unusable_arguments_never_raise(home: Path) -> None:
@@ -103,7 +104,7 @@ def test_config_turns_it_on_and_events_pass_relay(home: Path, sentry_server: Sen
     for frame in event["exception"]["values"][0]["stacktrace"]["frames"]:
         assert "vars" not in frame
     raw = json.dumps([e.raw.decode("utf-8", "replace") for e in sentry_server.envelopes])
-    for secret in (str(home), "alice", socket.gethostname()):
+    for secret in (str(home), "alice", socket.gethostname(), "taxes-2025"):
         assert secret not in raw, secret
 
 
