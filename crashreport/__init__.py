@@ -22,7 +22,7 @@ from .consent import Level, Source
 
 TYPE_CHECKING = False  # the typing module costs start-up time; mypy still sees these
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
     from .reporter import Reporter
@@ -46,7 +46,7 @@ _exit.install()
 
 _reporter: Reporter | None = None
 _handle: Handle | None = None
-_start_args: dict[str, Any] = {}  # init's arguments, for set_level() to start later
+_options: dict[str, Any] = {}  # init's arguments, for set_level() to start later
 
 
 class Handle(Record):
@@ -75,6 +75,8 @@ def init(
     version: str | None = None,
     environment: str | None = None,
     before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
+    scrub_patterns: Iterable[str] = (),
+    scrub_keys: Iterable[str] = (),
     exit_timeout: float | None = None,
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
@@ -85,15 +87,19 @@ def init(
 
     ``app`` is the installed distribution's name: it gives the release (``app@version``), the
     folders (platformdirs) and the environment variable ``<APP>_TELEMETRY``. ``config`` is the
-    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. ``exit_timeout``
-    bounds the wait at exit (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the
-    on-disk outbox (default 200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True
-    or a sidecar URL) also copies every scrubbed envelope to a local Spotlight; the user's
-    ``telemetry.spotlight`` overrides it. ``ask=True``: if nobody decided yet and this is a
-    terminal, ask once (default No) and record the answer in ``config`` (see
+    user's YAML file (``~`` is expanded), an already-parsed mapping, or None. The user's
+    ``telemetry.dsn``/``environment``/``exit_timeout``/``spotlight`` win over the arguments.
+
+    ``before_send`` is the app's own hook; it runs first, and crashreport's scrubber always
+    runs after it. ``scrub_patterns`` (regular expressions) and ``scrub_keys`` (dictionary keys
+    whose values are dropped) extend the scrubber. ``exit_timeout`` bounds the wait at exit
+    (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the on-disk outbox (default
+    200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True or a sidecar URL) also
+    copies every scrubbed envelope to a local Spotlight. ``ask=True``: if nobody decided yet
+    and this is a terminal, ask once (default No) and record the answer in ``config`` (see
     :mod:`crashreport.prompt`). Never raises.
     """
-    global _reporter, _handle
+    global _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
     with guard():
         if _handle is not None:
@@ -110,59 +116,28 @@ def init(
         for problem in {settings.problem, decision.problem} - {None}:
             warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
         handle = Handle(app, decision.level, decision.source, decision.reason)
-        _start_args.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
-                           version=version, environment=environment, before_send=before_send,
-                           exit_timeout=exit_timeout, max_queued=max_queued,
-                           max_queued_bytes=max_queued_bytes, spotlight=spotlight)  # fmt: skip
+        _options.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
+                        version=version, environment=environment, before_send=before_send,
+                        scrub_patterns=tuple(scrub_patterns), scrub_keys=tuple(scrub_keys),
+                        exit_timeout=exit_timeout, max_queued=max_queued,
+                        max_queued_bytes=max_queued_bytes, spotlight=spotlight)  # fmt: skip
         if decision.enabled:
-            handle = _start(decision=decision, **_start_args)
+            handle = _start(handle, decision.level)
         _handle = handle
     return handle
 
 
-def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcommand: str | None,
-           version: str | None, environment: str | None, before_send: Any,
-           exit_timeout: float | None, max_queued: int | None,
-           max_queued_bytes: int | None, spotlight: bool | str | None) -> Handle:  # fmt: skip
+def _start(handle: Handle, level: Level) -> Handle:
+    """Start reporting with init's arguments; an unusable app argument leaves it off."""
     global _reporter
-    from . import identity
-    from .metadata import package_versions
-    from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
-    from .paths import Paths
-    from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
-    from .spotlight import resolve_url
+    from .reporter import start
 
-    paths = Paths.for_app(app)
     try:
-        user_id = identity.load_or_create(paths.id_file)
-    except OSError as exc:
-        import uuid
-
-        warn(f"cannot keep the anonymous id in {paths.data_dir} ({exc.strerror}); "
-             "using one for this run only")  # fmt: skip
-        user_id = uuid.uuid4().hex
-    packages = package_versions(app)
-    release = f"{app}@{version or packages.get(app) or '0+unknown'}"
-    _reporter = Reporter(
-        app=app,
-        release=release,
-        user_id=user_id,
-        level=decision.level,
-        dsn=settings.dsn or dsn,
-        environment=settings.environment or environment or "production",
-        subcommand=subcommand,
-        packages=packages,
-        before_send=before_send,
-        exit_timeout=(
-            exit_timeout if exit_timeout is not None
-            else settings.exit_timeout if settings.exit_timeout is not None
-            else DEFAULT_EXIT_TIMEOUT
-        ),
-        outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
-        outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
-        spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
-    )  # fmt: skip
-    return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
+        _reporter = start(level=level, **_options)
+    except ValueError as exc:
+        warn(f"{exc}; telemetry is off")
+        return handle.replace(level=Level.OFF, reason=str(exc))
+    return handle.replace(level=level, user_id=_reporter.user_id, release=_reporter.release)
 
 
 def set_subcommand(name: str | None) -> None:
@@ -183,16 +158,11 @@ def set_level(level: Level | str) -> Handle | None:
         new = Level(level)
         if _handle is None:
             return None
-        from .consent import Decision
-
-        decision = Decision(new, Source.RUNTIME, f"set_level({new.value!r})")
+        _handle = _handle.replace(level=new, source=Source.RUNTIME, reason=f"set_level({new.value!r})")
         if _reporter is not None:
             _reporter.set_level(new)
-            _handle = _handle.replace(level=new, source=decision.source, reason=decision.reason)
-        elif new is not Level.OFF and _start_args:
-            _handle = _start(decision=decision, **_start_args)
-        else:
-            _handle = _handle.replace(level=new, source=decision.source, reason=decision.reason)
+        elif new is not Level.OFF and _options:
+            _handle = _start(_handle, new)
     return _handle
 
 

@@ -24,6 +24,7 @@ from sentry_sdk.integrations.threading import ThreadingIntegration
 
 from . import _exit, echo, usage
 from ._safe import guard, warn
+from .config import Settings
 from .consent import Level
 from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
@@ -313,3 +314,66 @@ class Reporter:
             exc, client_options=client.options, mechanism={"type": "excepthook", "handled": False}
         )
         sentry_sdk.capture_event(event, hint=hint)
+
+
+def start(
+    *,
+    app: str,
+    level: Level,
+    settings: Settings,
+    dsn: str | None = None,
+    subcommand: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    before_send: BeforeSend | None = None,
+    scrub_patterns: tuple[str, ...] = (),
+    scrub_keys: tuple[str, ...] = (),
+    exit_timeout: float | None = None,
+    max_queued: int | None = None,
+    max_queued_bytes: int | None = None,
+    spotlight: bool | str | None = None,
+) -> Reporter:
+    """Resolve init's arguments against the user's settings (the user's win) and start.
+
+    Raises ValueError for an app argument that cannot be used (a bad scrub pattern): the caller
+    keeps telemetry off rather than send without the scrubbing the app author asked for.
+    """
+    import re
+    import uuid
+
+    from . import identity
+    from .metadata import package_versions
+    from .spotlight import resolve_url
+
+    try:
+        scrubber = Scrubber(machine_context(), patterns=scrub_patterns, keys=scrub_keys)
+    except re.error as exc:
+        raise ValueError(f"a scrub pattern is not a valid regular expression ({exc})") from exc
+    paths = Paths.for_app(app)
+    try:
+        user_id = identity.load_or_create(paths.id_file)
+    except OSError as exc:
+        warn(f"cannot keep the anonymous id in {paths.data_dir} ({exc.strerror}); "
+             "using one for this run only")  # fmt: skip
+        user_id = uuid.uuid4().hex
+    packages = package_versions(app)
+    return Reporter(
+        app=app,
+        release=f"{app}@{version or packages.get(app) or '0+unknown'}",
+        user_id=user_id,
+        level=level,
+        dsn=settings.dsn or dsn,
+        environment=settings.environment or environment or "production",
+        subcommand=subcommand,
+        packages=packages,
+        before_send=before_send,
+        exit_timeout=_first(settings.exit_timeout, exit_timeout, DEFAULT_EXIT_TIMEOUT),
+        scrubber=scrubber,
+        outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
+        outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
+        spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
+    )
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)

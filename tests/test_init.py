@@ -192,3 +192,42 @@ def test_unwritable_data_folder_still_reports(home: Path, sentry_server: SentryS
     assert len(warnings) <= 2
     [event] = sentry_server.wait_for("event")
     assert len(event["user"]["id"]) == 32
+
+
+def test_app_before_send_runs_first_and_cannot_undo_scrubbing(home: Path,
+                                                              sentry_server: SentryServer) -> None:  # fmt: skip
+    code = (
+        "import crashreport\n"
+        "def hook(event, hint):\n"
+        "    event.setdefault('tags', {})['plan'] = 'pro'\n"
+        "    event['extra'] = {'note': 'ticket for alice@example.org from /home/alice/x.txt',\n"
+        "                      'order': 'ORD-12345-XY'}\n"
+        "    return event\n"
+        f"crashreport.init('mytool', dsn={sentry_server.dsn!r}, before_send=hook,\n"
+        "                 scrub_patterns=[r'ORD-\\d+-[A-Z]+'], scrub_keys=['customer'])\n"
+        "import logging\n"
+        "logging.getLogger('x').error('failed for %s', 'c', extra={'customer': 'ACME Corp'})\n"
+        "raise RuntimeError('order ORD-99999-ZZ failed')\n"
+    )
+    run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "1", "USER": "alice"})
+    assert run.returncode == 1
+    events = sentry_server.wait_for("event", 2)
+    crash = next(e for e in events if "exception" in e)
+    assert crash["tags"]["plan"] == "pro"  # the app's hook ran
+    raw = json.dumps(events)
+    for secret in ("alice@example.org", "/home/alice", "ORD-12345-XY", "ORD-99999-ZZ", "ACME Corp"):
+        assert secret not in raw, secret
+
+
+def test_a_bad_scrub_pattern_keeps_telemetry_off(home: Path, sentry_server: SentryServer) -> None:
+    code = (
+        "import crashreport\n"
+        f"h = crashreport.init('mytool', dsn={sentry_server.dsn!r}, scrub_patterns=['(unclosed'])\n"
+        "print(h.level.value)\n"
+        "raise RuntimeError('boom')\n"
+    )
+    run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "1"})
+    assert run.returncode == 1 and run.stdout == "off\n"
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("crashreport:")]
+    assert len(warnings) == 1 and "scrub pattern" in warnings[0]
+    assert sentry_server.requests == 0
