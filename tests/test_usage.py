@@ -276,3 +276,15 @@ def test_click_usage_error_is_a_failed_run_not_a_crash(home: Path, sentry_server
     assert sentry_server.items("event") == []
     final = sentry_server.wait_for("session")[-1]
     assert final["status"] == "exited" and final["errors"] == 1
+
+
+def test_example_app_tracks_and_counts(home: Path, sentry_server: SentryServer) -> None:
+    env = {"MYTOOL_DSN": sentry_server.dsn, "MYTOOL_TELEMETRY": "1"}
+    run_mytool(home, "hello", env=env)
+    [hello] = sentry_server.wait_for("transaction")
+    assert hello["contexts"]["trace"]["data"]["counters"] == {"greetings": 1}
+    sentry_server.clear()
+    run_mytool(home, "crash", env=env)
+    [crash] = sentry_server.wait_for("transaction")
+    [span] = crash["spans"]
+    assert span["description"] == "parse-report" and span["data"]["error.type"] == "FileNotFoundError"

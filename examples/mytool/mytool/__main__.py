@@ -49,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "hello":
         print("hello from mytool")
+        crashreport.count("greetings")  # a counter: summed in memory, sent once at exit
     elif args.command == "crash":
-        parse_report(Path(os.path.expanduser(args.file)))
+        with crashreport.track("parse-report"):  # an action: one span with duration and outcome
+            parse_report(Path(os.path.expanduser(args.file)))
     elif args.command == "fail":
         print("mytool: something went wrong", file=sys.stderr)
         return int(args.code)
