@@ -194,8 +194,9 @@ def test_unwritable_data_folder_still_reports(home: Path, sentry_server: SentryS
     assert len(event["user"]["id"]) == 32
 
 
-def test_app_before_send_runs_first_and_cannot_undo_scrubbing(home: Path,
-                                                              sentry_server: SentryServer) -> None:  # fmt: skip
+def test_app_before_send_runs_first_and_cannot_undo_scrubbing(
+    home: Path, sentry_server: SentryServer
+) -> None:
     code = (
         "import crashreport\n"
         "def hook(event, hint):\n"
