@@ -56,29 +56,26 @@ def test_planted_symlink_is_not_followed(home: Path) -> None:
 
 
 def test_sixteen_first_runs_agree_on_one_id(home: Path) -> None:
-    path = home / "shared" / "user_id.json"
+    """Sixteen enabled programs starting together, each through the real init (local mode)."""
     code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from crashreport import identity\n"
-        "t = float(sys.argv[2])\n"
+        "import sys, time, crashreport\n"
+        "t = float(sys.argv[1])\n"
         "while time.time() < t: pass\n"
-        "print(identity.load_or_create(Path(sys.argv[1])))\n"
+        "print(crashreport.init('mytool').user_id)\n"
     )
     import time
 
-    start = str(time.time() + 1.5)
+    start = str(time.time() + 2.0)
+    env = child_env(home, MYTOOL_TELEMETRY="1")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(path), start],
-            env=child_env(home),
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-c", code, start], env=env, cwd=home, stdout=subprocess.PIPE, text=True
         )
         for _ in range(16)
     ]
     ids = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
+    path = home / ".local/share/mytool/user_id.json"
     assert len(ids) == 1 and identity.read_id(path) in ids
     assert [p.name for p in path.parent.iterdir()] == ["user_id.json"]
 
