@@ -99,6 +99,17 @@ class EnvelopeSender(HttpTransport):
         options["retries"] = False  # one try per request; the queue does the retrying
         return options
 
+    def _request(self, method: str, endpoint_type: Any, body: Any, headers: Any) -> Any:
+        """As sentry-sdk's, but the answer's body is never read: only status and headers count.
+
+        sentry-sdk lets urllib3 preload the whole body; a server answering with an endless (or
+        50 MiB) body would then keep the sender reading, its memory growing, and the envelope
+        claimed but never settled (sent again by the next run). ``response.close()`` (called by
+        sentry-sdk after :meth:`_handle_response`) drops the connection instead.
+        """
+        return self._pool.request(method, self._auth.get_api_url(endpoint_type), body=body,
+                                  headers=headers, preload_content=False)  # fmt: skip
+
     def _handle_response(self, response: Any, envelope: Any) -> None:
         self._answer = Answer(
             status=int(response.status),
