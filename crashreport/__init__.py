@@ -80,7 +80,7 @@ def init(
     max_queued_bytes: int | None = None,
     spotlight: bool | str | None = None,
     ask: bool = False,
-    max_errors: int | None = None,
+    max_errors: int | None = 50,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
@@ -95,7 +95,7 @@ def init(
     :mod:`crashreport.prompt`). ``max_errors`` caps the handled errors (logged or captured) one
     run sends: the first N distinct ones (default 50); repeats and the rest are dropped before
     sentry-sdk serialises them and counted (``crashreport.errors_dropped`` in the run's usage
-    record). Crashes are never capped. Never raises.
+    record); None sends every one. Crashes are never capped. Never raises.
     """
     global _reporter, _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -129,13 +129,13 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
            version: str | None, environment: str | None, before_send: Any,
            exit_timeout: float | None, max_queued: int | None,
            max_queued_bytes: int | None, spotlight: bool | str | None,
-           max_errors: int | None = None) -> Handle:  # fmt: skip
+           max_errors: int | None = 50) -> Handle:  # fmt: skip
     global _reporter
     from . import identity
     from .metadata import package_versions
     from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
     from .paths import Paths
-    from .reporter import DEFAULT_EXIT_TIMEOUT, DEFAULT_MAX_ERRORS, Reporter
+    from .reporter import DEFAULT_EXIT_TIMEOUT, Reporter
     from .spotlight import resolve_url
 
     paths = Paths.for_app(app)
@@ -167,7 +167,7 @@ def _start(*, app: str, dsn: str | None, settings: Any, decision: Any, subcomman
         outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
         outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
         spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
-        max_errors=DEFAULT_MAX_ERRORS if max_errors is None else max_errors,
+        max_errors=max_errors,
     )  # fmt: skip
     return Handle(app, decision.level, decision.source, decision.reason, user_id, release)
 

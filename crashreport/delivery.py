@@ -267,8 +267,11 @@ class Courier:
         *,
         drain: bool = True,
         enabled: Callable[[], bool] = lambda: True,
+        queue_only: bool = False,
     ) -> None:
         self.outbox = outbox
+        #: A forked child or a multiprocessing worker only queues (see :meth:`submit`).
+        self._queue_only = queue_only
         self._enabled = enabled  # checked before every request: set_level("off") stops sending
         self._make_sender = make_sender
         self._sender: EnvelopeSender | None = None
@@ -290,11 +293,21 @@ class Courier:
     # -- what the program calls ----------------------------------------------------------------
     def start(self) -> None:
         """Start the thread (it first sends what earlier runs left, when ``drain`` is set)."""
+        if self._queue_only:
+            return
         with self._cond:
             self._ensure_thread()
 
     def submit(self, item: Entry | bytes) -> None:
-        """Send this run's envelope (queued on disk, or bytes when the disk failed) soon."""
+        """Send this run's envelope (queued on disk, or bytes when the disk failed) soon.
+
+        In a forked child or a multiprocessing worker an envelope that is on disk stays there
+        for the parent's courier or the next run: pools end their workers with SIGTERM, and a
+        worker killed after the server accepted its report but before settling the claim would
+        have it sent twice. Only what could not be written to disk is sent from the child.
+        """
+        if self._queue_only and not isinstance(item, bytes):
+            return
         with self._cond:
             self._ensure_thread()
             self._queue.append((item, 0))
@@ -330,6 +343,7 @@ class Courier:
         """A forked child: no thread, a fresh lock (the parent's may be held), a new pool."""
         self._cond = threading.Condition()
         self._pid, self._thread, self._sender = os.getpid(), None, None
+        self._queue_only = True
         self._queue.clear()
         self._retry.clear()
         self._unsettled = 0

@@ -43,11 +43,21 @@ DEFAULT_EXIT_TIMEOUT = 0.25
 
 #: Default for how many handled errors (logged or captured) one run sends. A program that logs
 #: the same error in a loop would otherwise pay sentry-sdk's per-event cost (~5 ms: serialise,
-#: scrub, queue) on every iteration and flood the outbox. Crashes are never capped.
+#: scrub, queue) on every iteration and flood the outbox. Crashes are never capped. Keep in
+#: step with ``crashreport.init``'s default (which cannot import this module).
 DEFAULT_MAX_ERRORS = 50
 
 #: The counter (in the run's usage record, level ``all``) of errors the cap kept back.
 ERRORS_DROPPED = "crashreport.errors_dropped"
+
+
+def _in_worker_process() -> bool:
+    """True in a multiprocessing child (fork, spawn or forkserver)."""
+    mp = sys.modules.get("multiprocessing")
+    try:
+        return mp is not None and mp.parent_process() is not None
+    except Exception:
+        return False
 
 
 class ErrorCap:
@@ -119,7 +129,7 @@ class Reporter:
         outbox_max_count: int = DEFAULT_MAX_COUNT,
         outbox_max_bytes: int = DEFAULT_MAX_BYTES,
         spotlight: str | None = None,
-        max_errors: int = DEFAULT_MAX_ERRORS,
+        max_errors: int | None = DEFAULT_MAX_ERRORS,
     ) -> None:
         self.app = app
         self.release = release
@@ -132,6 +142,9 @@ class Reporter:
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        #: A multiprocessing worker (spawned, or forked then init'ed): it reports its errors,
+        #: but the run (session, usage record) is the parent's, and it only queues them.
+        self._worker = _in_worker_process()
         self._echo = echo.enabled(os.environ)
         self._spotlight: SpotlightForwarder | None = None
         if spotlight:  # before sentry_sdk.init, so that its atexit flush runs after sentry-sdk's
@@ -168,8 +181,9 @@ class Reporter:
         self._unwrap_printer(client)
         self._setup_outbox(client.options, dsn, outbox_max_count, outbox_max_bytes)
         scope = sentry_sdk.get_global_scope()
-        self.error_cap = ErrorCap(max_errors)
-        scope.add_event_processor(cast(Any, self.error_cap))
+        self.error_cap = None if max_errors is None else ErrorCap(max_errors)
+        if self.error_cap is not None:
+            scope.add_event_processor(cast(Any, self.error_cap))
         scope.set_user({"id": user_id})
         sentry_sdk.get_isolation_scope().set_user({"id": user_id})  # the session's did
         scope.set_tag("python", platform.python_version())
@@ -183,7 +197,7 @@ class Reporter:
         self._crash: BaseException | None = None
         self.counters = usage.COUNTERS
         self._patch_excepthook()
-        if level is Level.ALL:
+        if level is Level.ALL and not self._worker:
             self._start_run()
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
@@ -203,7 +217,8 @@ class Reporter:
                              max_bytes=max_bytes)  # fmt: skip
         if dsn:
             self.courier = Courier(self.outbox, lambda: EnvelopeSender(options, REQUEST_TIMEOUT),
-                                   enabled=lambda: self.level is not Level.OFF)  # fmt: skip
+                                   enabled=lambda: self.level is not Level.OFF,
+                                   queue_only=self._worker)  # fmt: skip
             self.transport._inner = self.courier
             self.courier.start()
 
@@ -293,7 +308,7 @@ class Reporter:
         previous, self.level = self.level, level
         if previous is Level.ALL and level is not Level.ALL:
             self._stop_run()
-        elif level is Level.ALL and previous is not Level.ALL:
+        elif level is Level.ALL and previous is not Level.ALL and not self._worker:
             self._start_run()
 
     def record_action(self, action: usage.Action) -> None:

@@ -123,7 +123,7 @@ def test_ten_thousand_distinct_errors_send_the_first_fifty(
 
 CAPPED = textwrap.dedent("""
     import logging, sys, threading, crashreport
-    crashreport.init("mytool", dsn={dsn!r}, max_errors=int(sys.argv[1]))
+    crashreport.init("mytool", dsn={dsn!r}, max_errors=eval(sys.argv[1]))
     log = logging.getLogger("capped")
     for i in range(5):
         for _ in range(3):  # each distinct error three times
@@ -137,7 +137,16 @@ CAPPED = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("cap", [0, 3, 50])
+def test_init_and_the_reporter_agree_on_the_default_cap() -> None:
+    import inspect
+
+    import crashreport
+
+    assert inspect.signature(crashreport.init).parameters["max_errors"].default == \
+        DEFAULT_MAX_ERRORS  # fmt: skip
+
+
+@pytest.mark.parametrize("cap", [0, 3, 50, None])
 def test_the_cap_sends_distinct_errors_first_and_never_holds_back_a_crash(
     home: Path, sentry_server: SentryServer, cap: int
 ) -> None:
@@ -148,8 +157,12 @@ def test_the_cap_sends_distinct_errors_first_and_never_holds_back_a_crash(
     sentry_server.wait_for("transaction", 1, timeout=10)
     events = sentry_server.items("event")
     handled = [e for e in events if e.get("logger") == "capped"]
-    kept = min(cap, 5)
-    assert [e["logentry"]["message"] for e in handled] == [f"step {i} failed" for i in range(kept)]
+    if cap is None:  # no cap: every error, repeats too
+        expected = [f"step {i} failed" for i in range(5) for _ in range(3)]
+    else:
+        expected = [f"step {i} failed" for i in range(min(cap, 5))]
+    kept = len(expected)
+    assert [e["logentry"]["message"] for e in handled] == expected
     crashes = sorted(e["exception"]["values"][-1]["type"] for e in events if e not in handled)
     assert crashes == ["RuntimeError", "ZeroDivisionError"]
     txn = sentry_server.items("transaction")[0]
