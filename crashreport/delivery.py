@@ -35,7 +35,7 @@ from sentry_sdk.consts import DEFAULT_OPTIONS, EndpointType
 from sentry_sdk.transport import HttpTransport, _parse_rate_limits
 
 from ._safe import guard
-from .outbox import STALE_CLAIM_SECONDS, Claim, Entry, Outbox
+from .outbox import STALE_CLAIM_SECONDS, Claim, Entry, Outbox, is_envelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -193,6 +193,9 @@ def deliver(outbox: Outbox, claim: Claim, sender: EnvelopeSender) -> Outcome:
     try:
         data = outbox.read_claim(claim)
     except OSError:
+        outbox.drop(claim, "dropped_corrupt")
+        return Outcome.DROPPED
+    if not is_envelope(data):  # truncated or garbage: never sent, never retried
         outbox.drop(claim, "dropped_corrupt")
         return Outcome.DROPPED
     answer = sender.post(data)
