@@ -82,6 +82,7 @@ def init(
     max_queued_bytes: int | None = None,
     spotlight: bool | str | None = None,
     ask: bool = False,
+    max_errors: int | None = 50,
 ) -> Handle:
     """Turn on crash reporting for ``app`` if, and only if, its user opted in.
 
@@ -97,7 +98,10 @@ def init(
     200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True or a sidecar URL) also
     copies every scrubbed envelope to a local Spotlight. ``ask=True``: if nobody decided yet
     and this is a terminal, ask once (default No) and record the answer in ``config`` (see
-    :mod:`crashreport.prompt`). Never raises.
+    :mod:`crashreport.prompt`). ``max_errors`` caps the handled errors (logged or captured) one
+    run sends: the first N distinct ones (default 50); repeats and the rest are dropped before
+    sentry-sdk serialises them and counted (``crashreport.errors_dropped`` in the run's usage
+    record); None sends every one. Crashes are never capped. Never raises.
     """
     global _handle
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
@@ -120,7 +124,8 @@ def init(
                         version=version, environment=environment, before_send=before_send,
                         scrub_patterns=tuple(scrub_patterns), scrub_keys=tuple(scrub_keys),
                         exit_timeout=exit_timeout, max_queued=max_queued,
-                        max_queued_bytes=max_queued_bytes, spotlight=spotlight)  # fmt: skip
+                        max_queued_bytes=max_queued_bytes, spotlight=spotlight,
+                        max_errors=max_errors)  # fmt: skip
         if decision.enabled:
             handle = _start(handle, decision.level)
         _handle = handle

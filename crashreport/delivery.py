@@ -35,7 +35,7 @@ from sentry_sdk.consts import DEFAULT_OPTIONS, EndpointType
 from sentry_sdk.transport import HttpTransport, _parse_rate_limits
 
 from ._safe import guard
-from .outbox import STALE_CLAIM_SECONDS, Claim, Entry, Outbox
+from .outbox import STALE_CLAIM_SECONDS, Claim, Entry, Outbox, is_envelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -98,6 +98,17 @@ class EnvelopeSender(HttpTransport):
         options["timeout"] = urllib3.Timeout(connect=t, read=t)
         options["retries"] = False  # one try per request; the queue does the retrying
         return options
+
+    def _request(self, method: str, endpoint_type: Any, body: Any, headers: Any) -> Any:
+        """As sentry-sdk's, but the answer's body is never read: only status and headers count.
+
+        sentry-sdk lets urllib3 preload the whole body; a server answering with an endless (or
+        50 MiB) body would then keep the sender reading, its memory growing, and the envelope
+        claimed but never settled (sent again by the next run). ``response.close()`` (called by
+        sentry-sdk after :meth:`_handle_response`) drops the connection instead.
+        """
+        return self._pool.request(method, self._auth.get_api_url(endpoint_type), body=body,
+                                  headers=headers, preload_content=False)  # fmt: skip
 
     def _handle_response(self, response: Any, envelope: Any) -> None:
         self._answer = Answer(
@@ -184,6 +195,9 @@ def deliver(outbox: Outbox, claim: Claim, sender: EnvelopeSender) -> Outcome:
     except OSError:
         outbox.drop(claim, "dropped_corrupt")
         return Outcome.DROPPED
+    if not is_envelope(data):  # truncated or garbage: never sent, never retried
+        outbox.drop(claim, "dropped_corrupt")
+        return Outcome.DROPPED
     answer = sender.post(data)
     now = time.time()
     outcome = classify(answer)
@@ -256,8 +270,11 @@ class Courier:
         *,
         drain: bool = True,
         enabled: Callable[[], bool] = lambda: True,
+        queue_only: bool = False,
     ) -> None:
         self.outbox = outbox
+        #: A forked child or a multiprocessing worker only queues (see :meth:`submit`).
+        self._queue_only = queue_only
         self._enabled = enabled  # checked before every request: set_level("off") stops sending
         self._make_sender = make_sender
         self._sender: EnvelopeSender | None = None
@@ -279,11 +296,21 @@ class Courier:
     # -- what the program calls ----------------------------------------------------------------
     def start(self) -> None:
         """Start the thread (it first sends what earlier runs left, when ``drain`` is set)."""
+        if self._queue_only:
+            return
         with self._cond:
             self._ensure_thread()
 
     def submit(self, item: Entry | bytes) -> None:
-        """Send this run's envelope (queued on disk, or bytes when the disk failed) soon."""
+        """Send this run's envelope (queued on disk, or bytes when the disk failed) soon.
+
+        In a forked child or a multiprocessing worker an envelope that is on disk stays there
+        for the parent's courier or the next run: pools end their workers with SIGTERM, and a
+        worker killed after the server accepted its report but before settling the claim would
+        have it sent twice. Only what could not be written to disk is sent from the child.
+        """
+        if self._queue_only and not isinstance(item, bytes):
+            return
         with self._cond:
             self._ensure_thread()
             self._queue.append((item, 0))
@@ -319,6 +346,7 @@ class Courier:
         """A forked child: no thread, a fresh lock (the parent's may be held), a new pool."""
         self._cond = threading.Condition()
         self._pid, self._thread, self._sender = os.getpid(), None, None
+        self._queue_only = True
         self._queue.clear()
         self._retry.clear()
         self._unsettled = 0

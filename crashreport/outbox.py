@@ -62,6 +62,8 @@ _SENT = re.compile(r"^(?P<sent>\d{19,20})~(?P<name>.+\.env)$")
 _TEMP = re.compile(r"^\.tmp-(?P<pid>\d{1,10})-[0-9a-f]{8,}$")
 _KIND = re.compile(r"^[a-z0-9_]{1,40}$")
 _SESSION_KINDS = frozenset({"session", "sessions"})
+#: The small state files (counters, rate limits) are never read past this size.
+_STATE_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,45 @@ def describe(data: bytes) -> tuple[tuple[str, ...], str | None]:
     return tuple(dict.fromkeys(kinds)), event_id
 
 
+def is_envelope(data: bytes) -> bool:
+    """True if ``data`` is a whole envelope: a JSON header, then items whose headers and JSON
+    payloads all parse (a length, when given, must fit). A truncated or garbage file is not."""
+    end = data.find(b"\n")
+    try:
+        if not isinstance(json.loads(data if end < 0 else data[:end]), dict):
+            return False
+    except ValueError:
+        return False
+    pos, items = (len(data) if end < 0 else end + 1), 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        line, pos = data[pos:end], end + 1
+        if not line.strip():
+            continue
+        try:
+            head = json.loads(line)
+        except ValueError:
+            return False
+        if not isinstance(head, dict) or not isinstance(head.get("type"), str):
+            return False
+        length = head.get("length")
+        if length is not None:
+            if not isinstance(length, int) or length < 0 or pos + length > len(data):
+                return False
+            payload, pos = data[pos : pos + length], pos + length + 1
+        else:
+            end = data.find(b"\n", pos)
+            end = len(data) if end < 0 else end
+            payload, pos = data[pos:end], end + 1
+        try:
+            json.loads(payload)
+        except ValueError:
+            return False
+        items += 1
+    return items > 0
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -177,16 +218,21 @@ class Outbox:
         """Create ``path`` (0700) and refuse it if it, or its parent, is a link or not ours."""
         if not path.is_dir():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._check_dir(path.parent)  # before creating anything inside it
             with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o700)
         for p in (path.parent, path):
-            st = os.lstat(p)
-            if not stat.S_ISDIR(st.st_mode):
-                raise OSError(errno.ENOTDIR, "not a folder (a link or a file)", str(p))
-            if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-                raise OSError(errno.EPERM, "folder owned by another user", str(p))
+            self._check_dir(p)
         if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:
             os.chmod(path, 0o700)
+
+    @staticmethod
+    def _check_dir(p: Path) -> None:
+        st = os.lstat(p)
+        if not stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.ENOTDIR, "not a folder (a link or a file)", str(p))
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise OSError(errno.EPERM, "folder owned by another user", str(p))
 
     def _write_atomic(self, folder: Path, name: str, data: bytes) -> Path:
         tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -203,12 +249,20 @@ class Outbox:
         return final
 
     @staticmethod
-    def _read_nofollow(path: Path) -> bytes:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+    def _read_nofollow(path: Path, limit: int | None = None) -> bytes:
+        """The file's bytes, never through a link; ``OSError`` past ``limit`` bytes (a planted
+        huge file is refused without being read into memory)."""
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file", str(path))
-            return f.read()
+            if limit is not None and st.st_size > limit:
+                raise OSError(errno.EFBIG, "larger than the outbox bound", str(path))
+            data = f.read() if limit is None else f.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise OSError(errno.EFBIG, "larger than the outbox bound", str(path))
+            return data
 
     def _names(self, folder: Path) -> list[str]:
         try:
@@ -285,8 +339,8 @@ class Outbox:
         return out
 
     def read(self, entry: Entry) -> bytes:
-        """The serialized envelope (never through a symlink)."""
-        return self._read_nofollow(entry.path)
+        """The serialized envelope (never through a symlink, never more than ``max_bytes``)."""
+        return self._read_nofollow(entry.path, self.max_bytes)
 
     def due(self, now: float | None = None, *, backoff: bool = True) -> list[Entry]:
         """Queued envelopes that may be sent now: not rate-limited and (with ``backoff``) not
@@ -315,7 +369,7 @@ class Outbox:
         return Claim(entry, target)
 
     def read_claim(self, claim: Claim) -> bytes:
-        return self._read_nofollow(claim.path)
+        return self._read_nofollow(claim.path, self.max_bytes)
 
     def done(self, claim: Claim) -> None:
         """The server accepted it: move it to the sent log (bounded) and count it."""
@@ -450,7 +504,7 @@ class Outbox:
 
     def _load_json(self, path: Path) -> dict[str, Any]:
         try:
-            value = json.loads(self._read_nofollow(path))
+            value = json.loads(self._read_nofollow(path, _STATE_MAX_BYTES))
         except (OSError, ValueError):
             return {}
         return value if isinstance(value, dict) else {}

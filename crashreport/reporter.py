@@ -12,6 +12,7 @@ import logging
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -41,6 +42,69 @@ BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 #: 0.25x of plain sentry-sdk's 2 s wait, start-up included.
 DEFAULT_EXIT_TIMEOUT = 0.25
 
+#: Default for how many handled errors (logged or captured) one run sends. A program that logs
+#: the same error in a loop would otherwise pay sentry-sdk's per-event cost (~5 ms: serialise,
+#: scrub, queue) on every iteration and flood the outbox. Crashes are never capped. Keep in
+#: step with ``crashreport.init``'s default (which cannot import this module).
+DEFAULT_MAX_ERRORS = 50
+
+#: The counter (in the run's usage record, level ``all``) of errors the cap kept back.
+ERRORS_DROPPED = "crashreport.errors_dropped"
+
+
+def _in_worker_process() -> bool:
+    """True in a multiprocessing child (fork, spawn or forkserver)."""
+    mp = sys.modules.get("multiprocessing")
+    try:
+        return mp is not None and mp.parent_process() is not None
+    except Exception:
+        return False
+
+
+class ErrorCap:
+    """A per-run cap on handled error events: the first ``limit`` distinct errors go out.
+
+    An error identical to one already sent this run (same exception types and innermost frames,
+    or same logger and message template) and any error past the ``limit``-th are dropped and
+    counted. Unhandled errors (crashes: ``mechanism.handled`` is false) always pass, so that
+    the session is marked crashed. Installed as an event processor, it runs before sentry-sdk
+    serialises the event (``before_send`` runs after that, which is the expensive part).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, int(limit))
+        self.seen: set[tuple[Any, ...]] = set()
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        if event.get("type") == "transaction":
+            return event
+        values = (event.get("exception") or {}).get("values") or []
+        if any((v.get("mechanism") or {}).get("handled") is False for v in values):
+            return event
+        key = self.key(event, values)
+        with self._lock:
+            if key not in self.seen and len(self.seen) < self.limit:
+                self.seen.add(key)
+                return event
+            self.dropped += 1
+        usage.COUNTERS.add(ERRORS_DROPPED)
+        return None
+
+    @staticmethod
+    def key(event: dict[str, Any], values: list[dict[str, Any]]) -> tuple[Any, ...]:
+        """What makes two errors "the same" here: close to how Sentry groups them."""
+        parts: list[Any] = [event.get("logger"), event.get("level")]
+        logentry = event.get("logentry") or {}
+        parts.append(str(logentry.get("message") or event.get("message") or "")[:200])
+        for v in values:
+            frames = ((v.get("stacktrace") or {}).get("frames") or [])[-3:]
+            parts.append((v.get("type"), v.get("module"),
+                          tuple((f.get("filename"), f.get("function"), f.get("lineno"))
+                                for f in frames)))  # fmt: skip
+        return tuple(parts)
+
 
 def _quiet_shutdown(pending: int, timeout: float) -> None:
     """sentry-sdk's default prints to the host's stderr at exit; crashreport never does."""
@@ -66,6 +130,7 @@ class Reporter:
         outbox_max_count: int = DEFAULT_MAX_COUNT,
         outbox_max_bytes: int = DEFAULT_MAX_BYTES,
         spotlight: str | None = None,
+        max_errors: int | None = DEFAULT_MAX_ERRORS,
     ) -> None:
         self.app = app
         self.release = release
@@ -78,6 +143,9 @@ class Reporter:
         self.transport = ScrubbingTransport(None, self.scrubber, self._send)
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
+        #: A multiprocessing worker (spawned, or forked then init'ed): it reports its errors,
+        #: but the run (session, usage record) is the parent's, and it only queues them.
+        self._worker = _in_worker_process()
         self._echo = echo.enabled(os.environ)
         self._spotlight: SpotlightForwarder | None = None
         if spotlight:  # before sentry_sdk.init, so that its atexit flush runs after sentry-sdk's
@@ -114,6 +182,9 @@ class Reporter:
         self._unwrap_printer(client)
         self._setup_outbox(client.options, dsn, outbox_max_count, outbox_max_bytes)
         scope = sentry_sdk.get_global_scope()
+        self.error_cap = None if max_errors is None else ErrorCap(max_errors)
+        if self.error_cap is not None:
+            scope.add_event_processor(cast(Any, self.error_cap))
         scope.set_user({"id": user_id})
         sentry_sdk.get_isolation_scope().set_user({"id": user_id})  # the session's did
         scope.set_tag("python", platform.python_version())
@@ -127,7 +198,7 @@ class Reporter:
         self._crash: BaseException | None = None
         self.counters = usage.COUNTERS
         self._patch_excepthook()
-        if level is Level.ALL:
+        if level is Level.ALL and not self._worker:
             self._start_run()
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
@@ -147,7 +218,8 @@ class Reporter:
                              max_bytes=max_bytes)  # fmt: skip
         if dsn:
             self.courier = Courier(self.outbox, lambda: EnvelopeSender(options, REQUEST_TIMEOUT),
-                                   enabled=lambda: self.level is not Level.OFF)  # fmt: skip
+                                   enabled=lambda: self.level is not Level.OFF,
+                                   queue_only=self._worker)  # fmt: skip
             self.transport._inner = self.courier
             self.courier.start()
 
@@ -237,7 +309,7 @@ class Reporter:
         previous, self.level = self.level, level
         if previous is Level.ALL and level is not Level.ALL:
             self._stop_run()
-        elif level is Level.ALL and previous is not Level.ALL:
+        elif level is Level.ALL and previous is not Level.ALL and not self._worker:
             self._start_run()
 
     def record_action(self, action: usage.Action) -> None:
@@ -332,6 +404,7 @@ def start(
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
     spotlight: bool | str | None = None,
+    max_errors: int | None = DEFAULT_MAX_ERRORS,
 ) -> Reporter:
     """Resolve init's arguments against the user's settings (the user's win) and start.
 
@@ -372,6 +445,7 @@ def start(
         outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
         outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
         spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
+        max_errors=max_errors,
     )
 
 

@@ -553,7 +553,7 @@ class Scrubber:
         if cached is not None:
             return cached
         out = self.scrub_string(value)
-        if self._data_words.search(value) or self._data_words.search(out):
+        if out is not TOO_LONG and (self._data_words.search(value) or self._data_words.search(out)):
             out = FILTERED
         self._remember(self._cache_data, value, out)
         return out

@@ -112,7 +112,14 @@ class SentryServer:
         return f"http://public0key@127.0.0.1:{self.port}/1"
 
     def fault(self, mode: str, retry_after: int = 1) -> None:
-        """ok | refuse | hang | 500 | 429 | 413 | 400 | garbage | reset | slow.
+        """ok | refuse | hang | 500 | 429 | 413 | 400 | garbage | reset | slow | huge | endless |
+        headers | trickle.
+
+        ``huge`` accepts the envelope and answers 200 with a 50 MiB body; ``endless`` accepts it
+        and answers 200 with a body that never ends (no length, streamed until the client goes
+        away or 60 s); ``headers`` sends the status line and then nothing; ``trickle`` sends the
+        status line and then one header byte every 0.2 s, never finishing the headers. The last
+        two do not record the envelope (no answer was given).
 
         ``refuse`` closes the listening socket (connections are refused); any other mode opens
         it again on the same port, so the DSN stays valid.
@@ -125,7 +132,7 @@ class SentryServer:
             self._listen()
         self._mode = mode
         self._retry_after = retry_after
-        if mode != "hang":
+        if mode not in ("hang", "headers", "trickle"):
             self._release.set()
         else:
             self._release.clear()
@@ -166,10 +173,57 @@ class SentryServer:
         env.request_headers = {k.lower(): v for k, v in h.headers.items()}
         if mode == "slow":
             time.sleep(3)
+        if mode in ("headers", "trickle"):
+            self._unfinished_headers(h, trickle=mode == "trickle")
+            return
         with self._cond:
             self.envelopes.append(env)
             self._cond.notify_all()
+        if mode in ("huge", "endless"):
+            self._big_body(h, endless=mode == "endless")
+            return
         self._answer(h, 200, json.dumps({"id": env.headers.get("event_id")}).encode())
+
+    #: Size of the ``huge`` answer's body.
+    HUGE_BODY = 50 * 1024 * 1024
+
+    def _big_body(self, h: BaseHTTPRequestHandler, *, endless: bool) -> None:
+        """200 and a body of HUGE_BODY bytes, or one that never ends (until 60 s)."""
+        h.close_connection = True
+        chunk = b"0" * (1024 * 1024)
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            if endless:
+                h.send_header("Connection", "close")
+            else:
+                h.send_header("Content-Length", str(self.HUGE_BODY))
+            h.end_headers()
+            deadline = time.monotonic() + 60
+            sent = 0
+            while (endless or sent < self.HUGE_BODY) and time.monotonic() < deadline:
+                h.wfile.write(chunk)
+                sent += len(chunk)
+                if endless:
+                    time.sleep(0.01)  # at most ~100 MiB/s: a client that buffers it all grows
+        except OSError:
+            pass  # the client hung up: what a bounded client does
+
+    def _unfinished_headers(self, h: BaseHTTPRequestHandler, *, trickle: bool) -> None:
+        """The status line, then nothing (or a header byte every 0.2 s), until released."""
+        h.close_connection = True
+        try:
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            h.wfile.flush()
+            if trickle:
+                h.wfile.write(b"X-Trickle: ")
+            while not self._release.wait(0.2 if trickle else 60):
+                if not trickle:
+                    break
+                h.wfile.write(b"a")
+                h.wfile.flush()
+        except OSError:
+            pass
 
     @staticmethod
     def _answer(h: BaseHTTPRequestHandler, status: int, body: bytes,

@@ -425,7 +425,7 @@ def test_send_pending_skips_backoff_but_not_rate_limits(sentry_server: SentrySer
 def test_init_bounds_the_outbox(home: Path) -> None:
     code = (
         "import crashreport, logging\n"
-        "crashreport.init('mytool', max_queued=5, exit_timeout=0)\n"
+        "crashreport.init('mytool', max_queued=5, exit_timeout=0, max_errors=None)\n"
         "for i in range(20):\n"
         "    logging.getLogger('x').error('error %d', i)\n"
     )
