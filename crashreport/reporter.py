@@ -12,7 +12,6 @@ import logging
 import os
 import platform
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -28,6 +27,7 @@ from ._safe import guard, warn
 from .config import Settings
 from .consent import Level
 from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
+from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
 from .scrub import Scrubber, machine_context
@@ -42,16 +42,6 @@ BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 #: 0.25x of plain sentry-sdk's 2 s wait, start-up included.
 DEFAULT_EXIT_TIMEOUT = 0.25
 
-#: Default for how many handled errors (logged or captured) one run sends. A program that logs
-#: the same error in a loop would otherwise pay sentry-sdk's per-event cost (~5 ms: serialise,
-#: scrub, queue) on every iteration and flood the outbox. Crashes are never capped. Keep in
-#: step with ``crashreport.init``'s default (which cannot import this module).
-DEFAULT_MAX_ERRORS = 50
-
-#: The counter (in the run's usage record, level ``all``) of errors the cap kept back.
-ERRORS_DROPPED = "crashreport.errors_dropped"
-
-
 def _in_worker_process() -> bool:
     """True in a multiprocessing child (fork, spawn or forkserver)."""
     mp = sys.modules.get("multiprocessing")
@@ -59,51 +49,6 @@ def _in_worker_process() -> bool:
         return mp is not None and mp.parent_process() is not None
     except Exception:
         return False
-
-
-class ErrorCap:
-    """A per-run cap on handled error events: the first ``limit`` distinct errors go out.
-
-    An error identical to one already sent this run (same exception types and innermost frames,
-    or same logger and message template) and any error past the ``limit``-th are dropped and
-    counted. Unhandled errors (crashes: ``mechanism.handled`` is false) always pass, so that
-    the session is marked crashed. Installed as an event processor, it runs before sentry-sdk
-    serialises the event (``before_send`` runs after that, which is the expensive part).
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(0, int(limit))
-        self.seen: set[tuple[Any, ...]] = set()
-        self.dropped = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-        if event.get("type") == "transaction":
-            return event
-        values = (event.get("exception") or {}).get("values") or []
-        if any((v.get("mechanism") or {}).get("handled") is False for v in values):
-            return event
-        key = self.key(event, values)
-        with self._lock:
-            if key not in self.seen and len(self.seen) < self.limit:
-                self.seen.add(key)
-                return event
-            self.dropped += 1
-        usage.COUNTERS.add(ERRORS_DROPPED)
-        return None
-
-    @staticmethod
-    def key(event: dict[str, Any], values: list[dict[str, Any]]) -> tuple[Any, ...]:
-        """What makes two errors "the same" here: close to how Sentry groups them."""
-        parts: list[Any] = [event.get("logger"), event.get("level")]
-        logentry = event.get("logentry") or {}
-        parts.append(str(logentry.get("message") or event.get("message") or "")[:200])
-        for v in values:
-            frames = ((v.get("stacktrace") or {}).get("frames") or [])[-3:]
-            parts.append((v.get("type"), v.get("module"),
-                          tuple((f.get("filename"), f.get("function"), f.get("lineno"))
-                                for f in frames)))  # fmt: skip
-        return tuple(parts)
 
 
 def _quiet_shutdown(pending: int, timeout: float) -> None:
@@ -294,10 +239,7 @@ class Reporter:
         """A forked child reports its errors, but the run (session, usage record) is the parent's."""
         with guard():
             if self._run is not None:
-                usage.SINK = None
-                self._run = None
-                sentry_sdk.get_isolation_scope()._session = None
-                sentry_sdk.get_current_scope().span = None
+                self._stop_run()
 
     def set_subcommand(self, name: str | None) -> None:
         self.subcommand = name

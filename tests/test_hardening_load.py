@@ -2,7 +2,7 @@
 
 Memory and the outbox must stay bounded, the host's speed must not be dominated by telemetry
 (the wall time of the loop is compared with the same program with telemetry off), and the
-per-run error cap (:class:`crashreport.reporter.ErrorCap`) must send the first distinct errors,
+per-run error cap (:class:`crashreport.errorcap.ErrorCap`) must send the first distinct errors,
 count the rest, and never hold back a crash.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from crashreport.errorcap import DEFAULT_MAX_ERRORS, ERRORS_DROPPED
 from crashreport.outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
-from crashreport.reporter import DEFAULT_MAX_ERRORS, ERRORS_DROPPED
 
 from .conftest import run_python
 from .sentry_server import SentryServer
