@@ -529,6 +529,10 @@ def _prepare(context: MachineContext) -> _Prepared:
     )
 
 
+#: A value in :meth:`Scrubber._mapping`'s ``done`` that removes its key.
+_DROP: Any = object()
+
+
 # -- the scrubber -------------------------------------------------------------------------------
 class Scrubber:
     """Scrubs strings and nested payloads with rules compiled once into one regex.
@@ -567,7 +571,6 @@ class Scrubber:
         self._cache_text: dict[str, str] = {}
         self._keys: dict[str, tuple[str, int]] = {}  # key -> (scrubbed, 0 keep|1 filter|2 drop)
         self._cache_data: dict[str, str] = {}
-        self._cache_lines: dict[tuple[object, ...], list[str]] = {}  # a frame's source lines
         self._cache_paths: dict[tuple[str, str | None], tuple[str, bool]] = {}  # frame_path, own
 
     # -- strings --------------------------------------------------------------------------------
@@ -782,15 +785,17 @@ class Scrubber:
         seen: set[int],
         mode: Callable[[str], str],
         walk_values: bool = True,
-        done: frozenset[str] = frozenset(),
+        done: Mapping[Any, Any] | None = None,
     ) -> dict[Any, Any]:
         """A scrubbed dict: keys scrubbed (kept distinct), values under sensitive keys filtered;
-        values of keys in ``done`` are already scrubbed."""
+        ``done`` holds keys whose scrubbed value is already known (:data:`_DROP`: removed)."""
         out: dict[Any, Any] = {}
         depth += 1
         for key, item in value.items():
-            if key in done:
-                out[key] = item
+            if done is not None and key in done:
+                item = done[key]
+                if item is not _DROP:
+                    out[key] = item
                 continue
             try:
                 info = self._keys.get(key) if type(key) is str else None
@@ -845,24 +850,21 @@ class Scrubber:
         module = module if isinstance(module, str) else None
         path = frame.get("abs_path") or frame.get("filename")
         own = isinstance(path, str) and self._frame_path(path, module)[1]
-        source = self._source_lines(frame, blank=own)
-        done = set(source)
-        out: dict[str, Any] = {}
-        for key, value in frame.items():
-            if key == "vars":
-                continue
-            if key in ("abs_path", "filename") and isinstance(value, str):
-                out[key] = self._frame_path(value, module)[0]
-                done.add(key)
-            elif key in source:
-                out[key] = source[key]
-            else:
-                out[key] = value
-        return self._mapping(out, depth, seen, self.scrub_string, done=frozenset(done))
+        done = self._source_lines(frame, blank=own)
+        for key in ("abs_path", "filename"):
+            value = frame.get(key)
+            if isinstance(value, str):
+                done[key] = self._frame_path(value, module)[0]
+        done["vars"] = _DROP
+        return self._mapping(frame, depth, seen, self.scrub_string, done=done)
 
     def _source_lines(self, frame: Mapping[str, Any], blank: bool) -> dict[str, Any]:
-        """pre_context, context_line, post_context scrubbed together: one quick search over the
-        joined lines finds the few that need the rules (source lines rarely do)."""
+        """pre_context, context_line, post_context scrubbed together.
+
+        Each line is looked up in the string cache first (frames of one traceback, and of the
+        next one, share most of their lines); the new lines are joined and lower-cased once,
+        and one C-speed scan per quick regex over them finds the few that need the rules.
+        """
         lines: list[str] = []
         spans: dict[str, tuple[int, int, bool]] = {}
         for key in ("pre_context", "context_line", "post_context"):
@@ -870,38 +872,45 @@ class Scrubber:
             if isinstance(value, str):
                 spans[key] = (len(lines), len(lines) + 1, False)
                 lines.append(value)
-            elif isinstance(value, list) and all(type(v) is str for v in value):
+            elif isinstance(value, list) and _all_str(value):
                 spans[key] = (len(lines), len(lines) + len(value), True)
                 lines.extend(value)
         if not spans:
             return {}
-        cache_key = (blank, *lines)
-        clean = self._cache_lines.get(cache_key)
-        if clean is not None:
-            pass
-        elif blank:
-            clean = [""] * len(lines)
+        if blank:
+            clean: list[str | None] = [""] * len(lines)
         else:
-            joined = "\n".join(lines).lower()
-            if self._extra:  # the app author's patterns may match any line
-                hits = set(range(len(lines)))
-            elif self._quick.search(joined) is None and self._quick_words.search(joined) is None:
-                hits = set()  # the common case: one C-speed scan per regex, no line needs rules
-            elif len(joined) != sum(map(len, lines)) + len(lines) - 1:
-                hits = set(range(len(lines)))  # lower() changed a length ("İ"): no line map
-            else:  # no quick match spans a newline, so each one names its line
-                starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-                hits = {bisect.bisect_right(starts, m.start()) - 1
-                        for quick in (self._quick, self._quick_words)
-                        for m in quick.finditer(joined)}  # fmt: skip
-            if joined.count(":") >= 7:
-                hits.update(i for i, line in enumerate(lines) if line.count(":") >= 7)
-            clean = [self.scrub_string(line) if i in hits else line
-                     for i, line in enumerate(lines)]  # fmt: skip
-        if len(self._cache_lines) >= CACHE_SIZE // 8:
-            self._cache_lines.clear()
-        self._cache_lines[cache_key] = clean
+            clean = list(map(self._cache_text.get, lines))
+            if None in clean:
+                self._new_lines(lines, clean)
         return {key: clean[a:b] if is_list else clean[a] for key, (a, b, is_list) in spans.items()}
+
+    def _new_lines(self, lines: list[str], clean: list[str | None]) -> None:
+        """Fill the ``None`` entries of ``clean`` with the scrubbed ``lines`` (and cache them)."""
+        todo = [i for i, done in enumerate(clean) if done is None]
+        new = [lines[i] for i in todo]
+        joined = "\n".join(new).lower()
+        if self._extra or len(joined) > CACHE_MAX_LEN * 4:  # author patterns; huge lines
+            hits = set(range(len(new)))
+        elif self._quick.search(joined) is None and self._quick_words.search(joined) is None:
+            hits = set()  # the common case: one C-speed scan per regex, no line needs rules
+        elif len(joined) != sum(map(len, new)) + len(new) - 1:
+            hits = set(range(len(new)))  # lower() changed a length ("İ"): no line map
+        else:  # no quick match spans a newline, so each one names its line
+            starts = list(itertools.accumulate((len(line) + 1 for line in new), initial=0))
+            hits = {bisect.bisect_right(starts, m.start()) - 1
+                    for quick in (self._quick, self._quick_words)
+                    for m in quick.finditer(joined)}  # fmt: skip
+        if joined.count(":") >= 7:
+            hits.update(i for i, line in enumerate(new) if line.count(":") >= 7)
+        cache = self._cache_text
+        for n, (i, line) in enumerate(zip(todo, new, strict=True)):
+            if n in hits or len(line) > CACHE_MAX_LEN:
+                clean[i] = self.scrub_string(line)
+            else:  # what scrub_string returns for a line that no quick test finds
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                clean[i] = cache[line] = line
 
     def _own_file(self, path: str, module: str | None) -> bool:
         """Whether a frame's file is the user's own: not installed code, and in a home folder
@@ -944,6 +953,11 @@ def _words(names: Iterable[str]) -> str:
     """Case-insensitive alternation at alphanumeric boundaries (``alice`` in ``alice.smith``)."""
     inner = "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
     return r"(?i:(?<![^\W_])(?:" + inner + r")(?![^\W_]))"
+
+
+def _all_str(values: list[Any]) -> bool:
+    """Whether every item is exactly a ``str`` (a C-speed scan, no generator)."""
+    return set(map(type, values)) <= {str}
 
 
 def _flat_strings(value: Any) -> bool:
