@@ -30,6 +30,7 @@ import functools
 import hashlib
 import ipaddress
 import itertools
+import operator
 import os
 import re
 import socket
@@ -529,6 +530,13 @@ def _prepare(context: MachineContext) -> _Prepared:
     )
 
 
+#: The keys of a stack frame in Sentry's protocol (``vars`` is removed).
+FRAME_KEYS = frozenset({"filename", "abs_path", "function", "raw_function", "module", "lineno",
+                        "colno", "pre_context", "context_line", "post_context", "vars", "in_app",
+                        "package", "platform", "instruction_addr", "addr_mode", "symbol",
+                        "symbol_addr", "image_addr", "function_id", "lang", "stack_start",
+                        "trust"})  # fmt: skip
+_PLAIN = (bool, int, float)
 #: A value in :meth:`Scrubber._mapping`'s ``done`` that removes its key.
 _DROP: Any = object()
 
@@ -571,6 +579,7 @@ class Scrubber:
         self._cache_text: dict[str, str] = {}
         self._keys: dict[str, tuple[str, int]] = {}  # key -> (scrubbed, 0 keep|1 filter|2 drop)
         self._cache_data: dict[str, str] = {}
+        self._safe_keys: frozenset[str] | None = None
         self._cache_paths: dict[tuple[str, str | None], tuple[str, bool]] = {}  # frame_path, own
 
     # -- strings --------------------------------------------------------------------------------
@@ -811,8 +820,7 @@ class Scrubber:
                 elif type(item) is str:
                     item = mode(item)
                 elif key == "frames" and isinstance(item, list):
-                    item = [self._frame(f, depth + 1, seen) if isinstance(f, Mapping)
-                            else self._walk(f, depth + 1, seen, self.scrub_string) for f in item]
+                    item = self._frames(item, depth + 1, seen)
                 else:
                     item = self._walk(item, depth, seen, mode)
             except Exception:
@@ -840,77 +848,113 @@ class Scrubber:
             return self.scrub_string(key.decode("utf-8", "replace")), 0
         return self.scrub_string(str(key)), 0
 
-    def _frame(self, frame: Mapping[str, Any], depth: int, seen: set[int]) -> dict[str, Any]:
-        """One stack frame: local variables dropped, paths made relative, the rest as text.
+    def _frames(self, frames: list[Any], depth: int, seen: set[int]) -> list[Any]:
+        """The frames of one stack trace: local variables dropped, paths made relative, the rest
+        as text.
 
-        The source lines of the user's own files (in their home, not installed code) are
-        blanked, keeping their count: a script's literals and comments are the user's data.
-        """
-        module = frame.get("module")
-        module = module if isinstance(module, str) else None
-        path = frame.get("abs_path") or frame.get("filename")
-        own = isinstance(path, str) and self._frame_path(path, module)[1]
-        done = self._source_lines(frame, blank=own)
-        for key in ("abs_path", "filename"):
-            value = frame.get(key)
-            if isinstance(value, str):
-                done[key] = self._frame_path(value, module)[0]
-        done["vars"] = _DROP
-        return self._mapping(frame, depth, seen, self.scrub_string, done=done)
-
-    def _source_lines(self, frame: Mapping[str, Any], blank: bool) -> dict[str, Any]:
-        """pre_context, context_line, post_context scrubbed together.
-
-        Each line is looked up in the string cache first (frames of one traceback, and of the
-        next one, share most of their lines); the new lines are joined and lower-cased once,
-        and one C-speed scan per quick regex over them finds the few that need the rules.
+        The source lines (``pre_context``, ``context_line``, ``post_context``) of all frames are
+        done as one batch: each line is looked up in the string cache (a traceback's frames, and
+        the next traceback's, share many lines), and the new ones are joined, lower-cased and
+        scanned once per quick regex, so the rules run only on the few lines that need them.
+        The lines of the user's own files (in their home, not installed code) are blanked,
+        keeping their count: a script's literals and comments are the user's data.
         """
         lines: list[str] = []
-        spans: dict[str, tuple[int, int, bool]] = {}
-        for key in ("pre_context", "context_line", "post_context"):
-            value = frame.get(key)
-            if isinstance(value, str):
-                spans[key] = (len(lines), len(lines) + 1, False)
-                lines.append(value)
-            elif isinstance(value, list) and _all_str(value):
-                spans[key] = (len(lines), len(lines) + len(value), True)
-                lines.extend(value)
-        if not spans:
-            return {}
-        if blank:
-            clean: list[str | None] = [""] * len(lines)
-        else:
-            clean = list(map(self._cache_text.get, lines))
-            if None in clean:
-                self._new_lines(lines, clean)
-        return {key: clean[a:b] if is_list else clean[a] for key, (a, b, is_list) in spans.items()}
+        plans: list[tuple[str | None, bool, dict[str, tuple[int, int, bool]]] | None] = []
+        for frame in frames:
+            if not isinstance(frame, Mapping):
+                plans.append(None)
+                continue
+            module = frame.get("module")
+            module = module if isinstance(module, str) else None
+            path = frame.get("abs_path") or frame.get("filename")
+            own = isinstance(path, str) and self._frame_path(path, module)[1]
+            spans: dict[str, tuple[int, int, bool]] = {}
+            for key in ("pre_context", "context_line", "post_context"):
+                value = frame.get(key)
+                if isinstance(value, str):
+                    spans[key] = (len(lines), len(lines) + 1, False)
+                    lines.append("" if own else value)
+                elif isinstance(value, list) and _all_str(value):
+                    spans[key] = (len(lines), len(lines) + len(value), True)
+                    lines.extend([""] * len(value) if own else value)
+            plans.append((module, own, spans))
+        clean: list[Any] = list(map(self._cache_text.get, lines))  # None: not cached yet
+        if None in clean:
+            clean = self._new_lines(lines, clean)
+        out: list[Any] = []
+        safe = self._safe_frame_keys()
+        text = self.scrub_string
+        for frame, plan in zip(frames, plans, strict=True):
+            if plan is None:
+                out.append(self._walk(frame, depth, seen, self.scrub_string))
+                continue
+            module, own, spans = plan
+            done: dict[str, Any] = {key: clean[a:b] if is_list else clean[a]
+                                    for key, (a, b, is_list) in spans.items()}  # fmt: skip
+            for key in ("abs_path", "filename"):
+                value = frame.get(key)
+                if isinstance(value, str):
+                    done[key] = self._frame_path(value, module)[0]
+            if frame.keys() <= safe:  # the usual frame: no key to rename or filter
+                clean_frame = dict(frame)
+                clean_frame.update(done)
+                clean_frame.pop("vars", None)
+                for key, value in clean_frame.items():
+                    if key in done or value is None or type(value) in _PLAIN:
+                        continue
+                    clean_frame[key] = (text(value) if type(value) is str
+                                        else self._walk(value, depth + 1, seen, text))  # fmt: skip
+                out.append(clean_frame)
+            else:
+                done["vars"] = _DROP
+                out.append(self._mapping(frame, depth, seen, text, done=done))
+        return out
 
-    def _new_lines(self, lines: list[str], clean: list[str | None]) -> None:
-        """Fill the ``None`` entries of ``clean`` with the scrubbed ``lines`` (and cache them)."""
-        todo = [i for i, done in enumerate(clean) if done is None]
-        new = [lines[i] for i in todo]
+    def _safe_frame_keys(self) -> frozenset[str]:
+        """The :data:`FRAME_KEYS` that this scrubber keeps as they are, and whose values are not
+        sensitive (all of them, unless a user is called "module" or the app author's patterns
+        match a key): frames with only these keys take the short way in :meth:`_frames`."""
+        if self._safe_keys is None:
+            self._safe_keys = frozenset(k for k in FRAME_KEYS if self._key_info(k) == (k, 0))
+        return self._safe_keys
+
+    def _new_lines(self, lines: list[str], clean: list[Any]) -> list[Any]:
+        """``clean`` with its ``None`` entries (lines not in the cache) scrubbed and cached.
+
+        The new lines (each once) are joined and lower-cased, and each quick regex scans the
+        whole text once; only the lines a quick test finds get the rules (``scrub_string``),
+        the others are what ``scrub_string`` would return for them: themselves. Every step
+        over all lines is a C-level call (map, join, dict.update), not a Python loop.
+        """
+        new = list(dict.fromkeys(itertools.compress(lines, map(operator.is_, clean,
+                                                               itertools.repeat(None)))))  # fmt: skip
         joined = "\n".join(new).lower()
-        if self._extra or len(joined) > CACHE_MAX_LEN * 4:  # author patterns; huge lines
+        if self._extra:  # the app author's patterns may match any line
             hits = set(range(len(new)))
         elif self._quick.search(joined) is None and self._quick_words.search(joined) is None:
             hits = set()  # the common case: one C-speed scan per regex, no line needs rules
         elif len(joined) != sum(map(len, new)) + len(new) - 1:
             hits = set(range(len(new)))  # lower() changed a length ("İ"): no line map
         else:  # no quick match spans a newline, so each one names its line
-            starts = list(itertools.accumulate((len(line) + 1 for line in new), initial=0))
+            starts = list(itertools.accumulate(map(len, new), lambda a, n: a + n + 1, initial=0))
             hits = {bisect.bisect_right(starts, m.start()) - 1
                     for quick in (self._quick, self._quick_words)
                     for m in quick.finditer(joined)}  # fmt: skip
-        if joined.count(":") >= 7:
+        if joined.count(":") >= 7 and max(map(str.count, new, itertools.repeat(":"))) >= 7:
             hits.update(i for i, line in enumerate(new) if line.count(":") >= 7)
+        long = max(map(len, new)) > CACHE_MAX_LEN
+        if long:
+            hits.update(i for i, line in enumerate(new) if len(line) > CACHE_MAX_LEN)
+        results = dict(zip(new, new, strict=True))
+        for i in hits:
+            results[new[i]] = self.scrub_string(new[i])
         cache = self._cache_text
-        for n, (i, line) in enumerate(zip(todo, new, strict=True)):
-            if n in hits or len(line) > CACHE_MAX_LEN:
-                clean[i] = self.scrub_string(line)
-            else:  # what scrub_string returns for a line that no quick test finds
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                clean[i] = cache[line] = line
+        if len(cache) + len(results) > CACHE_SIZE:
+            cache.clear()
+        if not long:
+            cache.update(results)
+        return list(map(results.get, lines, clean))
 
     def _own_file(self, path: str, module: str | None) -> bool:
         """Whether a frame's file is the user's own: not installed code, and in a home folder
@@ -920,7 +964,7 @@ class Scrubber:
             return False
         if any(norm.startswith(root + "/") for root, _ in self._roots):
             return False
-        if not norm.startswith("/") and not re.match(r"[A-Za-z]:/", norm):
+        if not norm.startswith("/") and not _DRIVE.match(norm):
             return _module_tail(norm, module) is None  # a script's base name, or relative path
         low = norm.lower()
         return norm.startswith("~") or any(
@@ -932,12 +976,14 @@ def _norm(path: str) -> str:
     return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
+_DRIVE = re.compile(r"[A-Za-z]:/")
+_MODULE = re.compile(r"[\w.]+")
 _SOURCE_EXT = re.compile(r"\.(?:py[cdwio]?|pyx|so|pyd)$")
 
 
 def _module_tail(norm: str, module: str | None) -> str | None:
     """``pkg/mod.py`` when ``norm`` ends with the module's path (relative to its sys.path entry)."""
-    if not module or module == "__main__" or not re.fullmatch(r"[\w.]+", module):
+    if not module or module == "__main__" or not _MODULE.fullmatch(module):
         return None
     ext = _SOURCE_EXT.search(norm)
     if ext is None:
