@@ -450,13 +450,17 @@ def _quick_symbols() -> re.Pattern[str]:
     set of first characters). Compiled once per process, on first use.
     """
     symbols = ["/[^\\s'\"]", ":/", ":\\\\", "\\\\\\\\", "~", "@[\\w-]+\\.", "::"]
-    for d in "0123456789":
-        symbols += [
-            d + r"(?:[ -]?[0-9]){12}",  # card
-            d + r"[0-9](?: ?[a-z0-9]){11}",  # iban
-            d + r"[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])",  # ssn (not a date)
-            d + r"[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",  # ipv4
-        ]
+    # One branch per first digit (a branch starting with a class would cost the engine its
+    # first-character skip); inside, plain character runs that never backtrack: a card is 13+
+    # characters of digits, spaces and dashes, an IBAN two digits and 11+ letters, digits or
+    # spaces (each a necessary, looser form of its rule). ISO timestamps no longer cost ~5 us.
+    digit_rules = "|".join((
+        r"[0-9 -]{12}",  # card
+        r"[0-9][ a-z0-9]{11}",  # iban
+        r"[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9])",  # ssn (not a date)
+        r"[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",  # ipv4
+    ))
+    symbols += [d + "(?:" + digit_rules + ")" for d in "0123456789"]
     return re.compile("|".join(symbols))
 
 
