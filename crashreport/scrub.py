@@ -852,7 +852,9 @@ class Scrubber:
             return self.scrub_string(key.decode("utf-8", "replace")), 0
         return self.scrub_string(str(key)), 0
 
-    def _frames(self, frames: list[Any], depth: int, seen: set[int]) -> list[Any]:
+    def _frames(
+        self, frames: list[Any], depth: int, seen: set[int], check: bool = False
+    ) -> list[Any]:
         """The frames of one stack trace: local variables dropped, paths made relative, the rest
         as text.
 
@@ -862,6 +864,9 @@ class Scrubber:
         scanned once per quick regex, so the rules run only on the few lines that need them.
         The lines of the user's own files (in their home, not installed code) are blanked,
         keeping their count: a script's literals and comments are the user's data.
+
+        Lists of lines are assumed to hold only strings, checked once for the whole batch; if
+        one does not, the frames are planned again with ``check`` (each list on its own).
         """
         lines: list[str] = []
         plans: list[tuple[str | None, bool, dict[str, tuple[int, int, bool]]] | None] = []
@@ -879,10 +884,12 @@ class Scrubber:
                 if isinstance(value, str):
                     spans[key] = (len(lines), len(lines) + 1, False)
                     lines.append("" if own else value)
-                elif isinstance(value, list) and _all_str(value):
+                elif isinstance(value, list) and (not (check or own) or _all_str(value)):
                     spans[key] = (len(lines), len(lines) + len(value), True)
                     lines.extend([""] * len(value) if own else value)
             plans.append((module, own, spans))
+        if not check and not _all_str(lines):
+            return self._frames(frames, depth, seen, check=True)
         clean: list[Any] = list(map(self._cache_text.get, lines))  # None: not cached yet
         if None in clean:
             clean = self._new_lines(lines, clean)

@@ -382,6 +382,24 @@ def test_source_lines_of_installed_code_get_every_rule() -> None:
     assert frame["post_context"] == [FILTERED, "done"]
 
 
+def test_frames_with_odd_source_lines_keep_their_types() -> None:
+    """Lines are batched on the assumption that they are strings; one that is not sends the
+    stack trace the careful way, where every value keeps its type and still gets the rules."""
+    odd = {"abs_path": "/usr/lib/python3.12/json/x.py", "module": "json.x",
+           "pre_context": [1, "alice", None], "context_line": "at /home/alice/a.txt",
+           "post_context": ["ok"], "vars": {"a": "alice"}}  # fmt: skip
+    plain = {"abs_path": "/usr/lib/python3.12/json/y.py", "module": "json.y",
+             "pre_context": ["alice"], "context_line": "x", "post_context": []}  # fmt: skip
+    event = {"exception": {"values": [{"stacktrace": {"frames": [odd, plain]}}]}}
+    frames = Scrubber(CTX).scrub_event(event)["exception"]["values"][0]["stacktrace"]["frames"]
+    assert frames == [
+        {"abs_path": "json/x.py", "module": "json.x", "pre_context": [1, "<user>", None],
+         "context_line": "at <path>", "post_context": ["ok"]},
+        {"abs_path": "json/y.py", "module": "json.y", "pre_context": ["<user>"],
+         "context_line": "x", "post_context": []},
+    ]  # fmt: skip
+
+
 def test_sensitive_keys_at_least_as_wide_as_sentry_sdk() -> None:
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST
 
