@@ -483,6 +483,12 @@ def _trie(words: Iterable[str]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _deny_words() -> re.Pattern[str]:
+    """:data:`DENY_KEY_WORDS` as one regex (over lower-cased keys)."""
+    return re.compile(_trie(DENY_KEY_WORDS))
+
+
+@functools.lru_cache(maxsize=1)
 def _data_words() -> re.Pattern[str]:
     """:data:`DATA_WORDS` as one regex over lower-cased text (far faster than ``(?i)``)."""
     return re.compile(_trie(DATA_WORDS))
@@ -567,7 +573,7 @@ class Scrubber:
         self.errors = 0
         self._extra = tuple(re.compile(p) if isinstance(p, str) else p for p in patterns)
         self._deny_keys = DENY_KEYS | {k.lower() for k in keys}
-        self._deny_words = re.compile("|".join(re.escape(w) for w in DENY_KEY_WORDS))
+        self._deny_words = _deny_words()
         self._data_words = _data_words()
         self._salt = path_salt
         prepared = _prepare(context)
