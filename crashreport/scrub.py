@@ -10,9 +10,12 @@ applied as a chain (structlog-style processors):
 
 - :data:`EVENT_RULES`: small callables that remove whole fields of an event (``server_name``,
   ``sys.argv``, all of ``user`` but its id, ``request`` headers/cookies/env/data);
-- :data:`STRING_RULES`: (name, regex, replace, trigger) rules. Each string first meets one
-  C-speed quick test; the few that pass are scanned ONCE by a single alternation compiled from
-  the rules they can trigger; the app author's extra ``patterns`` run after it;
+- :data:`STRING_RULES`: (name, regex, replace, trigger) rules. Each string first meets two
+  C-speed quick regexes on its lower-cased text (symbols and digit shapes; words); the few that
+  pass are scanned ONCE by a single alternation compiled from the rules they can trigger; the
+  app author's extra ``patterns`` run after it. The source lines of a whole stack trace meet
+  the quick regexes as one joined batch. Everything is compiled once per process and
+  :class:`MachineContext`, so a new Scrubber per event costs ~2 us;
 - :data:`DENY_KEYS` / :data:`DENY_KEY_WORDS`: values under sensitive keys become ``[Filtered]``;
   :data:`REMOVE_KEYS` are removed;
 - frames: ``vars`` removed, ``abs_path``/``filename`` made relative to their installed root or
