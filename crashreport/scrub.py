@@ -472,7 +472,7 @@ def _trie(words: Iterable[str]) -> str:
     engine then tries one branch per candidate position instead of every word, 2-3x faster
     than a flat alternation. A word that another word starts with covers it."""
     groups: dict[str, list[str]] = {}
-    for word in sorted(set(words)):
+    for word in sorted(set(words) - {""}):
         groups.setdefault(word[0], []).append(word[1:])
     parts = []
     for first, rests in groups.items():

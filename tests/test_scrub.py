@@ -470,6 +470,11 @@ def test_a_failing_rule_replaces_the_value_not_raise(monkeypatch: pytest.MonkeyP
     assert scrubber.errors == 2  # one per failing string
 
 
+def test_an_empty_name_in_the_context_is_ignored() -> None:
+    scrubber = Scrubber(MachineContext(home=("/home/zed",), user_names=("", "zed"), host_names=("",)))
+    assert scrubber.scrub_string("zed at /home/zed") == "<user> at ~"
+
+
 def test_cache_is_bounded() -> None:
     scrubber = Scrubber(CTX)
     for i in range(scrub_module.CACHE_SIZE + 10):
