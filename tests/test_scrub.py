@@ -321,6 +321,7 @@ STRING_TABLE = [
     ("mytool@1.4.2 from 10.0.0.1:8080 and [fe80::1ff:fe23:4567:890a]",
      "mytool@1.4.2 from <ip>:8080 and [<ip>]"),
     ("card 4111-1111-1111-1111 not 4111-1111-1111-1112", "card [Filtered] not 4111-1111-1111-1112"),
+    ("card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 paid", "card [Filtered] paid"),
     ("ssn 123-45-6789, iban GB82WEST12345698765432", "ssn [Filtered], iban [Filtered]"),
     ("Authorization: Bearer abc.def-ghi", "[Filtered]"),
     ("login with password=hunter2 and token: tok-99887766", "login with [Filtered] and [Filtered]"),
@@ -357,6 +358,46 @@ def test_frame_paths(path: str, module: str | None, expected: str) -> None:
     scrubber = Scrubber(CTX)
     assert scrubber.frame_path(path, module) == expected
     assert scrubber.frame_path(expected, module) == expected
+
+
+def _frame_event(**frame: Any) -> dict[str, Any]:
+    return {"exception": {"values": [{"stacktrace": {"frames": [frame]}}]}}
+
+
+def _first_frame(event: dict[str, Any]) -> dict[str, Any]:
+    frame: dict[str, Any] = event["exception"]["values"][0]["stacktrace"]["frames"][0]
+    return frame
+
+
+def test_source_lines_of_installed_code_get_every_rule() -> None:
+    """The quick test runs once over a frame's joined lines; a hit must reach its own line even
+    when lower() changes the text's length, and the app author's patterns reach every line."""
+    lines = ["İ" * 40, "x = 1", "see /home/alice/acme/t.txt", "ACME-1234", "done"]
+    event = _frame_event(abs_path="/usr/lib/python3.12/json/x.py", module="json.x",
+                         pre_context=lines[:2], context_line=lines[2], post_context=lines[3:])
+    frame = _first_frame(Scrubber(CTX).scrub_event(event))
+    assert (frame["pre_context"], frame["context_line"], frame["post_context"]) == (
+        lines[:2], "see <path>", lines[3:])  # fmt: skip
+    frame = _first_frame(Scrubber(CTX, patterns=[r"ACME-\d{4}"]).scrub_event(event))
+    assert frame["post_context"] == [FILTERED, "done"]
+
+
+def test_frames_with_odd_source_lines_keep_their_types() -> None:
+    """Lines are batched on the assumption that they are strings; one that is not sends the
+    stack trace the careful way, where every value keeps its type and still gets the rules."""
+    odd = {"abs_path": "/usr/lib/python3.12/json/x.py", "module": "json.x",
+           "pre_context": [1, "alice", None], "context_line": "at /home/alice/a.txt",
+           "post_context": ["ok"], "vars": {"a": "alice"}}  # fmt: skip
+    plain = {"abs_path": "/usr/lib/python3.12/json/y.py", "module": "json.y",
+             "pre_context": ["alice"], "context_line": "x", "post_context": []}  # fmt: skip
+    event = {"exception": {"values": [{"stacktrace": {"frames": [odd, plain]}}]}}
+    frames = Scrubber(CTX).scrub_event(event)["exception"]["values"][0]["stacktrace"]["frames"]
+    assert frames == [
+        {"abs_path": "json/x.py", "module": "json.x", "pre_context": [1, "<user>", None],
+         "context_line": "at <path>", "post_context": ["ok"]},
+        {"abs_path": "json/y.py", "module": "json.y", "pre_context": ["<user>"],
+         "context_line": "x", "post_context": []},
+    ]  # fmt: skip
 
 
 def test_sensitive_keys_at_least_as_wide_as_sentry_sdk() -> None:
@@ -427,6 +468,11 @@ def test_a_failing_rule_replaces_the_value_not_raise(monkeypatch: pytest.MonkeyP
     event = scrubber.scrub_event({"message": "hi alice", "extra": {"a": "alice", "b": "ok"}})
     assert event == {"message": ERROR, "extra": {"a": ERROR, "b": "ok"}}
     assert scrubber.errors == 2  # one per failing string
+
+
+def test_an_empty_name_in_the_context_is_ignored() -> None:
+    scrubber = Scrubber(MachineContext(home=("/home/zed",), user_names=("", "zed"), host_names=("",)))
+    assert scrubber.scrub_string("zed at /home/zed") == "<user> at ~"
 
 
 def test_cache_is_bounded() -> None:
