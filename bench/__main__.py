@@ -33,21 +33,32 @@ OURS_INIT = (
 )
 PLAIN_INIT = "import sentry_sdk\nsentry_sdk.init(dsn={dsn!r})\n"
 CRASH = "raise FileNotFoundError(2, 'No such file', {path!r})\n"
+# Peak RSS of the program itself: VmHWM of its own address space, read last at exit
+# (ru_maxrss would also count the forked bench process before exec).
 REPORT_MEMORY = (
-    "import atexit, resource\n"
-    "atexit.register(lambda: print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "import atexit\n"
+    "def _hwm():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            print('hwm', line.split()[1])\n"
+    "atexit.register(_hwm)\n"
 )
 
 
 @dataclass
 class Sample:
     seconds: float
-    maxrss_kib: int
     stdout: str
+
+    @property
+    def hwm_kib(self) -> int:
+        """The peak RSS the program printed (REPORT_MEMORY), in KiB."""
+        lines = [line for line in self.stdout.splitlines() if line.startswith("hwm ")]
+        return int(lines[-1].split()[1]) if lines else 0
 
 
 def run(code: str, home: Path, timeout: float = 30) -> Sample:
-    """Run ``python -c code`` in a fresh process with ``home`` as HOME; wall time and peak RSS."""
+    """Run ``python -c code`` in a fresh process with ``home`` as HOME; wall time and output."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SENTRY_", "MYTOOL_", "XDG_")) and k not in ("CI", "DO_NOT_TRACK")}
     env.update(HOME=str(home), PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "examples/mytool")]))
@@ -56,9 +67,8 @@ def run(code: str, home: Path, timeout: float = 30) -> Sample:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     out = proc.stdout.read().decode()
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return Sample(time.perf_counter() - start, usage.ru_maxrss, out)
+    proc.wait()
+    return Sample(time.perf_counter() - start, out)
 
 
 def fresh_home(collect: str | None = None) -> tuple[Path, str]:
@@ -79,7 +89,7 @@ def alternate(reps: int, ours: Callable[[], Sample], base: Callable[[], Sample]
 
 
 def median(samples: list[Sample], attr: str = "seconds") -> float:
-    return statistics.median(getattr(s, attr) for s in samples)
+    return float(statistics.median(getattr(s, attr) for s in samples))
 
 
 def closed_port() -> int:
@@ -93,6 +103,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one repetition of each row")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args()
+    # Like an installed package (pip byte-compiles at install time, as it did sentry-sdk), so
+    # that no run pays for compiling our sources, whatever PYTHONDONTWRITEBYTECODE says.
+    import compileall
+
+    for folder in (ROOT / "crashreport", ROOT / "examples" / "mytool" / "mytool"):
+        compileall.compile_dir(folder, quiet=1)
     reps = 1 if args.quick else 15
     crash_reps = 1 if args.quick else 3
     rows: list[dict[str, object]] = []
@@ -185,9 +201,9 @@ def main() -> int:
                                            + CRASH.format(path="m"), home),
                                lambda: run(REPORT_MEMORY + PLAIN_INIT.format(dsn=server.dsn)
                                            + CRASH.format(path="m"), home))
-        r = median(ours, "maxrss_kib") / median(base, "maxrss_kib")
-        row("peak memory, telemetry on", median(ours, "maxrss_kib") / 1024,
-            median(base, "maxrss_kib") / 1024, "MiB", "≤ 1.1x", r <= 1.1)
+        r = median(ours, "hwm_kib") / median(base, "hwm_kib")
+        row("peak memory, telemetry on (a crash reported)", median(ours, "hwm_kib") / 1024,
+            median(base, "hwm_kib") / 1024, "MiB", "≤ 1.1x", r <= 1.1)
     finally:
         server.close()
 
