@@ -410,7 +410,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     """The queued and recently sent reports, for a person (or ``--json``, the raw envelopes)."""
     import json
 
-    from .envelope_text import describe_item, parse_envelope, size_text
+    from .envelope_text import describe_item, size_text
+    from .envelopes import parse as parse_envelope
 
     outbox = _outbox(target)
     groups = [("queued", outbox.pending() if outbox else []),

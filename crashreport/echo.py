@@ -10,6 +10,8 @@ import json
 import sys
 from collections.abc import Mapping
 
+from . import envelopes
+
 _FALSY = frozenset({"", "0", "false", "no", "off"})
 
 
@@ -19,24 +21,18 @@ def enabled(environ: Mapping[str, str]) -> bool:
 
 def format_envelope(data: bytes) -> str:
     """A readable rendering of a serialized envelope: its header, then each item."""
-    lines = data.split(b"\n")
-    out = ["crashreport: queued envelope " + lines[0].decode("utf-8", "replace")]
-    i = 1
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            header = json.loads(lines[i])
-        except ValueError:
-            header = {}
-        payload = lines[i + 1] if i + 1 < len(lines) else b""
-        try:
-            body = json.dumps(json.loads(payload), indent=2, sort_keys=True, ensure_ascii=False)
-        except ValueError:
-            body = f"<{len(payload)} bytes>"
-        out.append(f"--- {header.get('type', 'item')} ---\n{body}")
-        i += 2
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+    out = [f"crashreport: queued envelope {first}"]
+    try:
+        _, items = envelopes.parse(data)
+    except ValueError:
+        return out[0] + f" <{len(data)} bytes, not readable>\n"
+    for item in items:
+        if isinstance(item.payload, str):
+            body = f"<{len(item.payload)} bytes>"
+        else:
+            body = json.dumps(item.payload, indent=2, sort_keys=True, ensure_ascii=False)
+        out.append(f"--- {item.type} ---\n{body}")
     return "\n".join(out) + "\n"
 
 

@@ -1,65 +1,15 @@
-"""Read stored envelopes and describe them for a person (used by ``show`` and ``demo``).
-
-Envelopes are kept in Sentry's envelope serialization: a JSON header line, then for each item a
-JSON header line and its payload (``length`` bytes, or up to the next newline). This small reader
-avoids importing sentry-sdk just to look at a file.
-"""
+"""Describe stored envelopes for a person (used by ``show`` and ``demo``)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Item:
-    """One envelope item: its type, its headers and its payload (parsed JSON when it is JSON)."""
-
-    type: str
-    headers: dict[str, Any]
-    payload: Any
-
-
-def parse_envelope(data: bytes) -> tuple[dict[str, Any], list[Item]]:
-    """The envelope's headers and items; raises ValueError on a malformed envelope."""
-    pos = data.find(b"\n")
-    first = data if pos < 0 else data[:pos]
-    headers = json.loads(first or b"{}")
-    if not isinstance(headers, dict):
-        raise ValueError("envelope headers are not an object")
-    items: list[Item] = []
-    pos = len(data) if pos < 0 else pos + 1
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        line = data[pos:] if end < 0 else data[pos:end]
-        pos = len(data) if end < 0 else end + 1
-        if not line.strip():
-            continue
-        item_headers = json.loads(line)
-        if not isinstance(item_headers, dict):
-            raise ValueError("item headers are not an object")
-        length = item_headers.get("length")
-        if isinstance(length, int):
-            raw = data[pos : pos + length]
-            pos += length
-            if data[pos : pos + 1] == b"\n":
-                pos += 1
-        else:
-            end = data.find(b"\n", pos)
-            raw = data[pos:] if end < 0 else data[pos:end]
-            pos = len(data) if end < 0 else end + 1
-        try:
-            payload: Any = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode("utf-8", "replace")
-        items.append(Item(str(item_headers.get("type", "?")), item_headers, payload))
-    return headers, items
+from .envelopes import Item, parse
 
 
 def first_event(data: bytes) -> dict[str, Any] | None:
     """The event payload of an envelope, if it carries one."""
-    _, items = parse_envelope(data)
+    _, items = parse(data)
     for item in items:
         if item.type == "event" and isinstance(item.payload, dict):
             return item.payload

@@ -37,6 +37,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import envelopes
+
 DEFAULT_MAX_COUNT = 200
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_SENT_KEEP = 20
@@ -94,77 +96,24 @@ class Claim:
 
 
 def describe(data: bytes) -> tuple[tuple[str, ...], str | None]:
-    """Item types and event id of a serialized envelope (a small parser, no sentry import)."""
+    """Item types and event id of a serialized envelope (what its file name records)."""
     kinds: list[str] = []
     event_id: str | None = None
-    end = data.find(b"\n")
-    header = data if end < 0 else data[:end]
     with contextlib.suppress(ValueError):
-        parsed = json.loads(header or b"{}")
-        eid = parsed.get("event_id") if isinstance(parsed, dict) else None
+        headers, items = envelopes.split(data)
+        eid = headers.get("event_id")
         if isinstance(eid, str) and re.fullmatch(r"[0-9a-fA-F]{32}", eid.replace("-", "")):
             event_id = eid.replace("-", "").lower()
-    pos = len(data) if end < 0 else end + 1
-    while pos < len(data) and len(kinds) < 50:
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line, pos = data[pos:end], end + 1
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            break
-        if not isinstance(item, dict):
-            break
-        kind = str(item.get("type", "other"))
-        kinds.append(kind if _KIND.match(kind) else "other")
-        length = item.get("length")
-        if isinstance(length, int) and length >= 0:
-            pos += length + 1
-        else:
-            end = data.find(b"\n", pos)
-            pos = len(data) if end < 0 else end + 1
+        for item_headers, _ in items:
+            kind = str(item_headers.get("type", "other"))
+            kinds.append(kind if _KIND.match(kind) else "other")
+            if len(kinds) >= 50:
+                break
     return tuple(dict.fromkeys(kinds)), event_id
 
 
-def is_envelope(data: bytes) -> bool:
-    """True if ``data`` is a whole envelope: a JSON header, then items whose headers and JSON
-    payloads all parse (a length, when given, must fit). A truncated or garbage file is not."""
-    end = data.find(b"\n")
-    try:
-        if not isinstance(json.loads(data if end < 0 else data[:end]), dict):
-            return False
-    except ValueError:
-        return False
-    pos, items = (len(data) if end < 0 else end + 1), 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line, pos = data[pos:end], end + 1
-        if not line.strip():
-            continue
-        try:
-            head = json.loads(line)
-        except ValueError:
-            return False
-        if not isinstance(head, dict) or not isinstance(head.get("type"), str):
-            return False
-        length = head.get("length")
-        if length is not None:
-            if not isinstance(length, int) or length < 0 or pos + length > len(data):
-                return False
-            payload, pos = data[pos : pos + length], pos + length + 1
-        else:
-            end = data.find(b"\n", pos)
-            end = len(data) if end < 0 else end
-            payload, pos = data[pos:end], end + 1
-        try:
-            json.loads(payload)
-        except ValueError:
-            return False
-        items += 1
-    return items > 0
+#: True if the data is a whole envelope (a truncated or garbage file is not).
+is_envelope = envelopes.is_whole
 
 
 def _pid_alive(pid: int) -> bool:
