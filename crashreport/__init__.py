@@ -160,7 +160,11 @@ def set_level(level: Level | str) -> Handle | None:
     """
     global _handle
     with guard():
-        new = Level(level)
+        try:
+            new = Level(level)
+        except ValueError:
+            warn(f"set_level({level!r}): not one of all, errors, off; the level is unchanged")
+            return _handle
         if _handle is None:
             return None
         _handle = _handle.replace(level=new, source=Source.RUNTIME, reason=f"set_level({new.value!r})")

@@ -232,3 +232,12 @@ def test_a_bad_scrub_pattern_keeps_telemetry_off(home: Path, sentry_server: Sent
     warnings = [line for line in run.stderr.splitlines() if line.startswith("crashreport:")]
     assert len(warnings) == 1 and "scrub pattern" in warnings[0]
     assert sentry_server.requests == 0
+
+
+def test_set_level_with_a_bad_value_warns_and_keeps_the_level(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handle = crashreport.init("mytool", config={"telemetry": {"collect": False}})
+    assert crashreport.set_level("loud") == handle
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["crashreport: set_level('loud'): not one of all, errors, off; the level is unchanged"]
