@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the scrubber: JSON-like payloads and events with planted canaries.
+"""Hypothesis strategies: config documents, and JSON-like payloads and events with canaries.
 
 A *canary* is a personal string (a user name, a host name, a home folder path, an e-mail, a
 token ...) put into free text between separators, into dictionary keys, frames and breadcrumbs.
@@ -141,3 +141,21 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
                   **draw(st.dictionaries(texts, json_values, max_size=4))},
         "user": {"id": "ab" * 16, "email": "carol99@example.net", "ip_address": "198.51.100.23"},
     }  # fmt: skip
+
+
+# -- config documents (tests/test_hardening_config.py) -------------------------------------------
+config_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
+    st.sampled_from(["true", "all", "errors", "off", "https://k@h/1", "collect", "telemetry"]),
+)  # fmt: skip
+config_keys = st.one_of(st.sampled_from(["telemetry", "collect", "dsn", "environment", "spotlight",
+                                  "exit_timeout"]), st.text(max_size=10))  # fmt: skip
+
+
+def yaml_documents() -> st.SearchStrategy[object]:
+    """Random nested mappings and lists, often with a `telemetry` section."""
+    tree = st.recursive(config_scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(config_keys, inner, max_size=4), max_leaves=20)  # fmt: skip
+    section = st.dictionaries(config_keys, tree, max_size=6)
+    return st.one_of(tree, st.fixed_dictionaries({"telemetry": section}),
+                     st.fixed_dictionaries({"telemetry": tree}))  # fmt: skip

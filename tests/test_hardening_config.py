@@ -18,7 +18,7 @@ import crashreport
 from crashreport import Level
 from crashreport.config import load_settings
 
-from .strategies_config import yaml_documents
+from .strategies import yaml_documents
 
 KNOWN = {None, "all", "errors", "off"}
 
