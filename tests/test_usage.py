@@ -22,7 +22,9 @@ def run_app(home: Path, server: SentryServer, body: str, level: str = "all") -> 
 def seconds(stamp: str | float) -> float:
     from datetime import datetime
 
-    return stamp if isinstance(stamp, float) else datetime.fromisoformat(stamp).timestamp()
+    if isinstance(stamp, float):
+        return stamp
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()  # 3.10 wants +00:00
 
 
 def the_run(server: SentryServer) -> dict[str, Any]:
