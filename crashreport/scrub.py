@@ -122,7 +122,6 @@ SYSTEM_DIRS: tuple[str, ...] = (
     "/sys/", "/System/", "/Library/", "/opt/homebrew/", "c:/windows/", "c:/program files/",
     "c:/program files (x86)/",
 )  # fmt: skip
-_UNDER_HOME = re.compile(r"(?i)^(?:/home/|/Users/|/root/|[a-z]:/Users/|/var/home/)")
 #: What a home folder looks like on POSIX, macOS and Windows, whoever's it is.
 HOME_LIKE = re.compile(r"(?i)^(?:/home/[^/]+|/Users/[^/]+|/root|[a-z]:/(?:Users|Documents and "
                        r"Settings)/[^/]+|/var/home/[^/]+)/?$")  # fmt: skip
@@ -159,17 +158,29 @@ def machine_context(environ: Mapping[str, str] | None = None) -> MachineContext:
     homes = {h.rstrip("/\\") for h in homes if h and h.rstrip("/\\")}
     for home in homes:
         names.add(re.split(r"[/\\]", home)[-1])
-    hosts: set[str] = set()
-    for probe in (socket.gethostname, socket.getfqdn):
-        with contextlib.suppress(Exception):  # no host name is fine
-            hosts.add(probe())
-    hosts |= {h.split(".")[0] for h in hosts}
+    hosts = _host_names()
     return MachineContext(
         home=_longest_first(homes, 2),
         user_names=_longest_first(names, 2),
         host_names=_longest_first(hosts, 2),
         roots=_installed_roots(),
     )
+
+
+def _host_names() -> set[str]:
+    """The host name, and its full names from /etc/hosts: what ``socket.getfqdn()`` finds on
+    most machines, without its reverse DNS lookup (which can block start-up for seconds
+    offline, and would be network traffic outside the transport)."""
+    hosts: set[str] = set()
+    with contextlib.suppress(Exception):  # no host name is fine
+        hosts.add(socket.gethostname())
+    short = {h.split(".")[0].lower() for h in hosts}
+    with contextlib.suppress(OSError, UnicodeDecodeError), open("/etc/hosts", encoding="utf-8") as f:
+        for line in f.read(1 << 16).splitlines():
+            names = line.split("#", 1)[0].split()[1:]
+            if any(n.split(".")[0].lower() in short for n in names):
+                hosts.update(n for n in names if n.lower() not in ("localhost", "localhost.localdomain"))
+    return hosts | {h.split(".")[0] for h in hosts}
 
 
 def _longest_first(values: Iterable[str], min_len: int) -> tuple[str, ...]:
@@ -338,7 +349,9 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
      r"(?::\d{1,3}(?:\.\d{1,3}){3})?)(?!\w|:[0-9A-Fa-f])", _ip, "colons"),
     ("qpath", r"(?<=['\"])(?:~(?=[/\\])|/|[A-Za-z]:[\\/]|\\\\)(?=[^\s'\"])[^'\"\n]*"
      r"(?=['\"])", _path, "path"),
-    ("path", r"(?<![\w.~:/\\<>\])%$-])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
+    ("relpath", r"(?<=['\"])(?=[^'\"\n]*\.\w{1,8}['\"]|(?:[^'\"/\n]+/){2})"
+     r"[\w.@+-]+(?:/[\w.@+-]+)+(?=['\"])", _path, "path"),
+    ("path", r"(?<![\w.~/\\<>\])%])(?:~(?![\w~])|~?/(?=[\w.~@+-])|[A-Za-z]:[\\/]|\\\\(?=\w))"
      + _PATH_CHARS + r"*(?<![.])", _path, "path"),
 )  # fmt: skip
 
@@ -978,8 +991,9 @@ class Scrubber:
         return list(map(results.get, lines, clean))
 
     def _own_file(self, path: str, module: str | None) -> bool:
-        """Whether a frame's file is the user's own: not installed code, and in a home folder
-        (or already reduced to a bare script name)."""
+        """Whether a frame's file is the user's own: anything that is not installed code (the
+        stdlib, site-packages, the interpreter), wherever it lives: a script in ~/bin, /tmp or
+        /srv is the user's as much as one in the home folder."""
         norm = _norm(path)
         if norm.startswith("<"):
             return False
@@ -987,10 +1001,8 @@ class Scrubber:
             return False
         if not norm.startswith("/") and not _DRIVE.match(norm):
             return _module_tail(norm, module) is None  # a script's base name, or relative path
-        low = norm.lower()
-        return norm.startswith("~") or any(
-            low.startswith(h.lower() + "/") for h in self._homes
-        ) or bool(HOME_LIKE.match(norm.rsplit("/", 1)[0]) or _UNDER_HOME.match(norm))
+        return True
+
 
 def _norm(path: str) -> str:
     path = path.replace("\\", "/")
@@ -1017,9 +1029,14 @@ def _module_tail(norm: str, module: str | None) -> str | None:
 
 
 def _words(names: Iterable[str]) -> str:
-    """Case-insensitive alternation at alphanumeric boundaries (``alice`` in ``alice.smith``)."""
-    inner = "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
-    return r"(?i:(?<![^\W_])(?:" + inner + r")(?![^\W_]))"
+    """Case-insensitive alternation: names of 6 characters or more anywhere (``alicesmith2``,
+    ``xalicesmith``), shorter ones at alphanumeric boundaries (``alice`` in ``alice.smith`` but
+    not in ``malice``)."""
+    ordered = sorted({n for n in names if n}, key=lambda n: (-len(n), n))
+    long = "|".join(re.escape(n) for n in ordered if len(n) >= 6)
+    short = "|".join(re.escape(n) for n in ordered if len(n) < 6)
+    parts = ([long] if long else []) + ([r"(?<![^\W_])(?:" + short + r")(?![^\W_])"] if short else [])
+    return "(?i:" + ("|".join(parts) or "(?!)") + ")"
 
 
 def _all_str(values: list[Any]) -> bool:

@@ -330,7 +330,24 @@ STRING_TABLE = [
     ("git@github.com:org/repo.git", "<email>:org/repo.git"),
     ("<path> ~ <user> <host> [Filtered] <ip> <email>", "<path> ~ <user> <host> [Filtered] <ip> "
      "<email>"),
+    # paths right after ':', '-' or '$', and quoted relative paths (review findings)
+    ("PATH=/usr/bin:/data/clients/acme/bin", "PATH=/usr/bin:<path>"),
+    ("error:/data/clients/acme/x.txt worker-/srv/acme", "error:<path> worker-<path>"),
+    ("No such file or directory: 'clients/acme/taxes-2025.pdf'",
+     "No such file or directory: '<path>'"),
+    ("'reports/2025/q3' and 'application/json'", "'<path>' and 'application/json'"),
 ]  # fmt: skip
+
+LONG_NAME = MachineContext(home=("/home/alicesmith",), user_names=("alicesmith", "bob"))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("alicesmith2 xalicesmith ALICESMITH", "<user>2 x<user> <user>"),
+    ("%2Fhome%2Falicesmith%2Fx", "%2Fhome%2F<user>%2Fx"),
+    ("bob.smith but bobsled", "<user>.smith but bobsled"),
+])  # fmt: skip
+def test_long_user_names_anywhere_short_ones_at_boundaries(text: str, expected: str) -> None:
+    assert Scrubber(LONG_NAME).scrub_string(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), STRING_TABLE)
@@ -349,6 +366,7 @@ FRAME_TABLE = [
     ("C:\\Users\\alice\\acme\\alice_tool.py", "__main__", "<user>_tool.py"),
     ("clients/acme/report.py", None, "report.py"),
     ("/opt/tool/lib/tool/x.py", "tool.x", "tool/x.py"),
+    ("/tmp/rv/myscript2.py", "__main__", "myscript2.py"),
     ("<stdin>", None, "<stdin>"),
 ]
 
@@ -544,3 +562,28 @@ def test_benchmark_measure_runs_and_leaks_nothing() -> None:
     assert len(result["left"]["sdk_default"]) > 10
     assert result["ours_cold_eps"] > 0
     assert result["sdk_default_eps"] > 0
+
+
+def test_source_lines_of_scripts_outside_home_are_blanked_too() -> None:
+    """A script in /tmp or /srv is the user's own file as much as one in the home folder."""
+    frame = {"abs_path": "/tmp/rv/myscript2.py", "filename": "myscript2.py", "module": "__main__",
+             "context_line": "x = 1  # my private comment", "pre_context": ["a = 2"],
+             "post_context": []}  # fmt: skip
+    out = _first_frame(Scrubber(CTX).scrub_event(_frame_event(**frame)))
+    assert out["context_line"] == "" and out["pre_context"] == [""]
+    installed = dict(frame, abs_path="/usr/lib/python3.12/json/decoder.py", module="json.decoder")
+    kept = _first_frame(Scrubber(CTX).scrub_event(_frame_event(**installed)))
+    assert kept["context_line"] == "x = 1  # my private comment"
+
+
+def test_machine_context_never_asks_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getfqdn() may block start-up on a reverse lookup; the host's names come from the system."""
+    import socket
+
+    def no_dns(*_args: object) -> str:
+        raise AssertionError("getfqdn was called")
+
+    monkeypatch.setattr(socket, "getfqdn", no_dns)
+    monkeypatch.setattr(socket, "gethostbyaddr", no_dns)
+    context = machine_context({"HOME": "/home/zed", "USER": "zed"})
+    assert socket.gethostname() in context.host_names
