@@ -47,6 +47,9 @@ _exit.install()
 _reporter: Reporter | None = None
 _handle: Handle | None = None
 _options: dict[str, Any] = {}  # init's arguments, for set_level() to start later
+#: The highest level set_level() may choose: what DO_NOT_TRACK, <APP>_TELEMETRY or CI imposed.
+_ceiling = Level.ALL
+_RANK = {Level.OFF: 0, Level.ERRORS: 1, Level.ALL: 2}
 
 
 class Handle(Record):
@@ -103,7 +106,7 @@ def init(
     sentry-sdk serialises them and counted (``crashreport.errors_dropped`` in the run's usage
     record); None sends every one. Crashes are never capped. Never raises.
     """
-    global _handle
+    global _handle, _ceiling
     handle = Handle(app, Level.OFF, Source.DEFAULT, "crashreport could not start")
     with guard():
         if _handle is not None:
@@ -120,6 +123,7 @@ def init(
         for problem in {settings.problem, decision.problem} - {None}:
             warn(f"{problem}; telemetry is off" if not decision.enabled else f"{problem}")
         handle = Handle(app, decision.level, decision.source, decision.reason)
+        _ceiling = decision.level if decision.source < Source.RUNTIME else Level.ALL
         _options.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
                         version=version, environment=environment, before_send=before_send,
                         scrub_patterns=tuple(scrub_patterns), scrub_keys=tuple(scrub_keys),
@@ -148,6 +152,7 @@ def _start(handle: Handle, level: Level) -> Handle:
 def set_subcommand(name: str | None) -> None:
     """Tag this run with the subcommand, for apps that learn it after :func:`init`."""
     with guard():
+        _options["subcommand"] = name
         if _reporter is not None:
             _reporter.set_subcommand(name)
 
@@ -167,6 +172,10 @@ def set_level(level: Level | str) -> Handle | None:
             return _handle
         if _handle is None:
             return None
+        if _RANK[new] > _RANK[_ceiling]:
+            warn(f"set_level({new.value!r}): {_handle.reason}, which a program cannot override; "
+                 "the level is unchanged")  # fmt: skip
+            return _handle
         _handle = _handle.replace(level=new, source=Source.RUNTIME, reason=f"set_level({new.value!r})")
         if _reporter is not None:
             _reporter.set_level(new)
@@ -191,7 +200,8 @@ def count(name: str, n: float = 1) -> None:
     if _reporter is not None:
         from .usage import count as add
 
-        add(name, n)
+        with guard():
+            add(name, n)
 
 
 def __getattr__(name: str) -> Any:

@@ -251,6 +251,8 @@ def _dsn_host(dsn: str | None) -> str | None:
     try:
         parts = urlsplit(dsn)
         host = parts.hostname or "?"
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
         return f"{host}:{parts.port}" if parts.port else host
     except ValueError:
         return "(not a valid DSN)"

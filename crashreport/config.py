@@ -28,15 +28,12 @@ LEVEL_WORDS: dict[str, str] = {
     "off": "off", "false": "off", "no": "off", "0": "off",
 }  # fmt: skip
 
-KNOWN_KEYS = frozenset({"collect", "dsn", "environment", "spotlight", "exit_timeout"})
-
 
 class Settings(Record):
     """What the user's config says about telemetry (``collect`` is None when it says nothing)."""
 
-    __slots__ = ("path", "collect", "dsn", "environment", "spotlight", "exit_timeout", "problem",
-                 "extra")  # fmt: skip
-    _defaults = dict.fromkeys(__slots__[:-1], None) | {"extra": {}}
+    __slots__ = ("path", "collect", "dsn", "environment", "spotlight", "exit_timeout", "problem")
+    _defaults = dict.fromkeys(__slots__, None)
     path: Path | None
     collect: str | None
     dsn: str | None
@@ -44,7 +41,6 @@ class Settings(Record):
     spotlight: str | bool | None
     exit_timeout: float | None
     problem: str | None
-    extra: Mapping[str, Any]
 
 
 def parse_level(value: object) -> str | None:
@@ -143,7 +139,7 @@ def settings_from_mapping(data: object, *, where: str, path: Path | None = None)
             return bad("collect", f"has an unknown value {_short(section['collect'])}; "
                        "use true, errors or false")  # fmt: skip
     dsn = section.get("dsn")
-    if dsn is not None and not (isinstance(dsn, str) and _looks_like_dsn(dsn)):
+    if dsn is not None and not (isinstance(dsn, str) and looks_like_dsn(dsn)):
         return bad("dsn", "is not a Sentry DSN (https://<key>@<host>/<project>)")
     environment = section.get("environment")
     if environment is not None and not (isinstance(environment, str) and 0 < len(environment) <= 64
@@ -161,7 +157,6 @@ def settings_from_mapping(data: object, *, where: str, path: Path | None = None)
         ):
             return bad("exit_timeout", "must be a number of seconds between 0 and 10")
         exit_timeout = float(exit_timeout)
-    extra = {str(k): v for k, v in section.items() if k not in KNOWN_KEYS}
     return Settings(
         path=path,
         collect=collect,
@@ -169,11 +164,10 @@ def settings_from_mapping(data: object, *, where: str, path: Path | None = None)
         environment=environment,
         spotlight=spotlight,
         exit_timeout=exit_timeout,
-        extra=extra,
     )
 
 
-def _looks_like_dsn(value: str) -> bool:
+def looks_like_dsn(value: str) -> bool:
     from urllib.parse import urlsplit
 
     try:

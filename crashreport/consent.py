@@ -15,6 +15,8 @@ from ._record import Record
 from .config import Settings, parse_level
 
 _FALSY = frozenset({"", "0", "false", "no", "off", "n"})
+#: DO_NOT_TRACK turns telemetry off when set to anything but these (consoledonottrack.com).
+_DNT_UNSET = frozenset({"", "0", "false"})
 
 
 class Level(str, enum.Enum):
@@ -63,7 +65,7 @@ def _truthy(value: str | None) -> bool:
 def decide(app: str, settings: Settings, environ: Mapping[str, str]) -> Decision:
     """The level for ``app`` given its settings and the environment."""
     dnt = environ.get("DO_NOT_TRACK")
-    if _truthy(dnt):
+    if dnt is not None and dnt.strip().lower() not in _DNT_UNSET:
         return Decision(Level.OFF, Source.DO_NOT_TRACK, f"DO_NOT_TRACK={dnt} is set")
 
     name = env_var_name(app)

@@ -259,8 +259,8 @@ class Courier:
     This run's envelopes come first (:meth:`submit`); when ``drain`` is set, envelopes queued by
     earlier runs are sent after them. :meth:`flush` waits, at most ``timeout``, for this run's
     envelopes to be settled (sent, dropped, or back in the queue for later) and for the due
-    backlog; what is left stays on disk. Envelopes that could not be written to disk are sent from memory (tried up to
-    :data:`MEMORY_ATTEMPTS` times while the program runs).
+    backlog; what is left stays on disk. Envelopes that could not be written to disk are sent
+    from memory (tried up to :data:`MEMORY_ATTEMPTS` times while the program runs).
     """
 
     def __init__(

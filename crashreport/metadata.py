@@ -7,16 +7,6 @@ import re
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def app_version(app: str) -> str | None:
-    """The installed version of distribution ``app``, or None if it is not installed."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(app)
-    except (metadata.PackageNotFoundError, ValueError):
-        return None
-
-
 def declared_requirements(app: str) -> list[str]:
     """Names of the app's declared run-time requirements (extras left out)."""
     from importlib import metadata

@@ -24,7 +24,7 @@ from sentry_sdk.integrations.threading import ThreadingIntegration
 
 from . import _exit, echo, usage
 from ._safe import guard, warn
-from .config import Settings
+from .config import Settings, looks_like_dsn
 from .consent import Level
 from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
@@ -268,8 +268,8 @@ class Reporter:
         if action.error_type or action.error_message:
             span.set_data("error.type", action.error_type)
             span.set_data("error.message", action.error_message)
-        if "status_code" in action.data:
-            span.set_http_status(int(action.data["status_code"]))
+        if isinstance(action.data.get("status_code"), int):
+            span.set_http_status(action.data["status_code"])
         else:
             span.set_status("ok" if action.outcome == "ok" else "unknown_error")
         span.finish(end_timestamp=datetime.fromtimestamp(action.start_wall + action.duration,
@@ -298,6 +298,10 @@ class Reporter:
             session = getattr(sentry_sdk.get_isolation_scope(), "_session", None)
             if session is not None and outcome == "failed":
                 session.update(errors=max(session.errors, 1))
+            elif session is not None and outcome == "crashed" and session.status != "crashed":
+                # The app's before_send dropped the crash report: the run still crashed, and
+                # crash-free figures must say so.
+                session.update(status="crashed", errors=max(session.errors, 1))
             run, self._run = self._run, None
             if run is not None and self.level is Level.ALL:
                 run.set_status(status)
@@ -364,6 +368,10 @@ def start(
         scrubber = Scrubber(machine_context(), patterns=scrub_patterns, keys=scrub_keys)
     except re.error as exc:
         raise ValueError(f"a scrub pattern is not a valid regular expression ({exc})") from exc
+    if dsn and not settings.dsn and not looks_like_dsn(dsn):
+        warn("the app's DSN is not a Sentry DSN (https://<key>@<host>/<project>); "
+             "reports stay on this machine")  # fmt: skip
+        dsn = None
     paths = Paths.for_app(app)
     try:
         user_id = identity.load_or_create(paths.id_file)
@@ -384,8 +392,8 @@ def start(
         before_send=before_send,
         exit_timeout=_first(settings.exit_timeout, exit_timeout, DEFAULT_EXIT_TIMEOUT),
         scrubber=scrubber,
-        outbox_max_count=max_queued or DEFAULT_MAX_COUNT,
-        outbox_max_bytes=max_queued_bytes or DEFAULT_MAX_BYTES,
+        outbox_max_count=DEFAULT_MAX_COUNT if max_queued is None else max_queued,
+        outbox_max_bytes=DEFAULT_MAX_BYTES if max_queued_bytes is None else max_queued_bytes,
         spotlight=resolve_url(spotlight if settings.spotlight is None else settings.spotlight),
         max_errors=max_errors,
     )

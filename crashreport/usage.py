@@ -36,8 +36,10 @@ class Counters:
         self._totals: dict[str, float] = {}
 
     def add(self, name: str, n: float = 1) -> None:
+        if isinstance(n, bool) or not isinstance(n, int | float):
+            raise TypeError(f"count({name!r}, {n!r}): the amount must be a number")
         with self._lock:
-            self._totals[name] = self._totals.get(name, 0) + n
+            self._totals[str(name)] = self._totals.get(str(name), 0) + n
 
     def snapshot(self) -> dict[str, float]:
         with self._lock:
@@ -90,7 +92,7 @@ class Action(ContextDecorator):
             self.outcome = "error"
             self.error_type = exc_type.__name__
             self.error_message = str(exc)[:500] if exc is not None else None
-        elif self.data.get("exit_code") not in (None, 0) or int(self.data.get("status_code") or 0) >= 400:
+        elif _failed(self.data.get("exit_code"), self.data.get("status_code")):
             self.outcome = "error"
         if self._sink is not None:
             from ._safe import guard
@@ -107,6 +109,13 @@ class Action(ContextDecorator):
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _failed(exit_code: object, status_code: object) -> bool:
+    """A non-zero exit code or an HTTP status of 400 or more; anything else is no verdict."""
+    if isinstance(exit_code, int) and exit_code != 0:
+        return True
+    return isinstance(status_code, int) and status_code >= 400
 
 
 COUNTERS = Counters()

@@ -18,7 +18,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -234,13 +233,3 @@ def _write_atomic(target: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise EditError(f"cannot write {target} ({exc.strerror or exc})") from None
-
-
-def read_collect(path: str | os.PathLike[str]) -> Any:
-    """The raw ``telemetry.collect`` value in ``path`` (None if absent or unreadable)."""
-    try:
-        data = yaml.safe_load(Path(os.path.expanduser(os.fspath(path))).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    section = data.get("telemetry") if isinstance(data, dict) else None
-    return section.get("collect") if isinstance(section, dict) else None

@@ -99,9 +99,15 @@ def run_mytool(home: Path, *args: str, **kwargs: object) -> Run:
 def fresh_crashreport() -> Iterator[None]:
     """init() remembers its handle per process; in-process tests start from scratch."""
     import crashreport
+    from crashreport import _exit
 
-    crashreport._handle = None
-    crashreport._reporter = None
+    def reset() -> None:
+        crashreport._handle = None
+        crashreport._reporter = None
+        crashreport._options.clear()
+        crashreport._ceiling = crashreport.Level.ALL
+        _exit.status = None
+
+    reset()
     yield
-    crashreport._handle = None
-    crashreport._reporter = None
+    reset()

@@ -24,6 +24,10 @@ TABLE = [
     ({"DO_NOT_TRACK": ""}, ON, Level.ALL, Source.CONFIG),
     ({"DO_NOT_TRACK": "0"}, ON, Level.ALL, Source.CONFIG),
     ({"DO_NOT_TRACK": "false"}, ON, Level.ALL, Source.CONFIG),
+    ({"DO_NOT_TRACK": "FALSE"}, ON, Level.ALL, Source.CONFIG),
+    ({"DO_NOT_TRACK": " "}, ON, Level.ALL, Source.CONFIG),
+    ({"DO_NOT_TRACK": "no"}, ON, Level.OFF, Source.DO_NOT_TRACK),  # anything but empty/0/false
+    ({"DO_NOT_TRACK": "off"}, ON, Level.OFF, Source.DO_NOT_TRACK),
     ({"MY_APP_TELEMETRY": "off"}, ON, Level.OFF, Source.APP_ENV),
     ({"MY_APP_TELEMETRY": "no"}, ON, Level.OFF, Source.APP_ENV),
     ({"MY_APP_TELEMETRY": "1"}, OFF, Level.ALL, Source.APP_ENV),

@@ -241,3 +241,12 @@ def test_set_level_with_a_bad_value_warns_and_keeps_the_level(
     assert crashreport.set_level("loud") == handle
     err = capsys.readouterr().err.splitlines()
     assert err == ["crashreport: set_level('loud'): not one of all, errors, off; the level is unchanged"]
+
+
+def test_a_garbage_app_dsn_keeps_reports_local(home: Path) -> None:
+    code = "import crashreport\nprint(crashreport.init('mytool', dsn='garbage').level.value)\n"
+    run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "1"})
+    assert run.returncode == 0 and run.stdout == "all\n"
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("crashreport:")]
+    assert len(warnings) == 1 and "not a Sentry DSN" in warnings[0] and "garbage" not in warnings[0]
+    assert any((home / ".local/state/mytool/crashreport/outbox").glob("*.env"))

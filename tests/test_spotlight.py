@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from crashreport.scrub import Scrubber, machine_context
 from crashreport.spotlight import CONTENT_TYPE, DEFAULT_URL, SpotlightForwarder, resolve_url
 
 from .conftest import ROOT, child_env, run_mytool, run_python
@@ -424,19 +423,13 @@ def test_spotlight_shows_the_crash_and_nothing_personal(
     assert [c for c in sink.connects + browser_sink.connects
             if c and not c.startswith("CONNECT ")] == []  # fmt: skip
 
+    assert _leaks(pages, [FILE_CANARY]) == []  # the file name is gone too
+
     # The README's pictures: only from a run that showed nothing personal.
     if os.environ.get("UPDATE_SCREENSHOTS"):
         (ROOT / "docs").mkdir(exist_ok=True)
         for name in ("spotlight-errors.png", "spotlight-error-detail.png"):
             shutil.copyfile(shots / name, ROOT / "docs" / name)
-
-    # The file name: removed by the full scrubber (its own issue); until this checkout's scrubber
-    # removes file names from messages, the page still shows it.
-    keeps_names = FILE_CANARY in Scrubber(machine_context()).scrub_string(
-        f"No such file or directory: '{home}/clients/acme/{FILE_CANARY}.pdf'")  # fmt: skip
-    if keeps_names and FILE_CANARY in pages:
-        pytest.xfail(f"this checkout's scrubber keeps file names: {FILE_CANARY!r} is shown")
-    assert _leaks(pages, [FILE_CANARY]) == []
 
 
 def test_ci_reads_ci_before_the_fixture_strips_it() -> None:

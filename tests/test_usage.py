@@ -13,10 +13,13 @@ from .sentry_server import SentryServer
 
 
 def run_app(home: Path, server: SentryServer, body: str, level: str = "all") -> Run:
+    """Run ``body`` after init; ``level`` is the user's config (the app variable cannot be
+    overridden by set_level, the config can: it is the user changing their mind in the app)."""
     code = "import sys, crashreport\n" + (
-        f"crashreport.init('mytool', dsn={server.dsn!r}, subcommand='sync')\n"
+        f"crashreport.init('mytool', dsn={server.dsn!r}, subcommand='sync', "
+        f"config={{'telemetry': {{'collect': {level!r}}}}})\n"
     ) + textwrap.dedent(body)  # fmt: skip
-    return run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": level})
+    return run_python(home, "-c", code)
 
 
 def seconds(stamp: str | float) -> float:
@@ -290,3 +293,62 @@ def test_example_app_tracks_and_counts(home: Path, sentry_server: SentryServer) 
     [crash] = sentry_server.wait_for("transaction")
     [span] = crash["spans"]
     assert span["description"] == "parse-report" and span["data"]["error.type"] == "FileNotFoundError"
+
+
+def test_set_level_cannot_override_do_not_track_or_the_app_variable(
+    home: Path, sentry_server: SentryServer
+) -> None:
+    code = (
+        "import crashreport\n"
+        f"h = crashreport.init('mytool', dsn={sentry_server.dsn!r})\n"
+        "print(crashreport.set_level('all').level.value)\n"
+        "crashreport.set_level('off'); print(crashreport.set_level('all').level.value)\n"
+        "raise RuntimeError('boom')\n"
+    )
+    for env in ({"DO_NOT_TRACK": "1", "MYTOOL_TELEMETRY": "1"}, {"MYTOOL_TELEMETRY": "errors"}):
+        sentry_server.clear()
+        run = run_python(home, "-c", code, env=env)
+        level = "off" if "DO_NOT_TRACK" in env else "errors"
+        assert run.stdout == f"{level}\n{'off'}\n", run.stderr
+        assert "which a program cannot override" in run.stderr
+        if level == "off":
+            assert sentry_server.requests == 0
+            assert not (home / ".local/share/mytool").exists()
+
+
+def test_bad_values_to_track_and_count_never_raise(home: Path, sentry_server: SentryServer) -> None:
+    run = run_app(home, sentry_server, """
+        with crashreport.track("fetch") as action:
+            action.set(status_code="n/a", exit_code="x")
+        crashreport.count("n", "lots")
+        crashreport.count("n", 2)
+        print("still running")
+    """)
+    assert run.returncode == 0 and run.stdout == "still running\n", run.stderr
+    txn = the_run(sentry_server)
+    assert txn["contexts"]["trace"]["data"]["counters"] == {"n": 2}
+    [span] = txn["spans"]
+    assert span["data"]["outcome"] == "ok" and span["data"]["status_code"] == "n/a"
+
+
+def test_a_crash_dropped_by_the_apps_before_send_still_counts_as_crashed(
+    home: Path, sentry_server: SentryServer
+) -> None:
+    code = (
+        "import crashreport\n"
+        f"crashreport.init('mytool', dsn={sentry_server.dsn!r}, before_send=lambda e, h: None)\n"
+        "raise RuntimeError('not reported')\n"
+    )
+    run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "1"})
+    assert run.returncode == 1
+    assert sentry_server.wait_for("session")[-1]["status"] == "crashed"
+    assert sentry_server.items("event") == []
+
+
+def test_subcommand_set_while_off_is_used_when_turned_on(home: Path, sentry_server: SentryServer) -> None:
+    run = run_app(home, sentry_server, """
+        crashreport.set_subcommand("export")
+        crashreport.set_level("all")
+    """, level="off")
+    assert run.returncode == 0, run.stderr
+    assert the_run(sentry_server)["transaction"] == "export"
