@@ -58,7 +58,8 @@ def env_var_name(app: str) -> str:
     return re.sub(r"[^A-Z0-9]", "_", app.upper()) + "_TELEMETRY"
 
 
-def _truthy(value: str | None) -> bool:
+def truthy(value: str | None) -> bool:
+    """An environment value that says yes: set, and not blank, 0, false, no, off or n."""
     return value is not None and value.strip().lower() not in _FALSY
 
 
@@ -77,7 +78,7 @@ def decide(app: str, settings: Settings, environ: Mapping[str, str]) -> Decision
             return Decision(Level.OFF, Source.APP_ENV, f"{name} has an unknown value", problem)
         return Decision(Level(level), Source.APP_ENV, f"{name}={raw}")
 
-    if _truthy(environ.get("CI")):
+    if truthy(environ.get("CI")):
         return Decision(Level.OFF, Source.CI, "running in CI (CI is set)", settings.problem)
 
     if settings.problem:

@@ -352,11 +352,7 @@ class Courier:
         self._unsettled = 0
 
     def _ensure_thread(self) -> None:
-        if self._pid != os.getpid():  # forked: the parent's thread does not exist here
-            self._pid, self._thread, self._sender = os.getpid(), None, None
-            self._queue.clear()
-            self._retry.clear()
-            self._unsettled = 0
+        # A forked child was reset by _after_fork (os.register_at_fork) before it gets here.
         if self._thread is None or not self._thread.is_alive():
             self._killed = False
             self._thread = threading.Thread(target=self._run, name="crashreport-outbox",

@@ -11,12 +11,11 @@ import sys
 from collections.abc import Mapping
 
 from . import envelopes
-
-_FALSY = frozenset({"", "0", "false", "no", "off"})
+from .consent import truthy
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
-    return environ.get("CRASHREPORT_DEBUG", "").strip().lower() not in _FALSY
+    return truthy(environ.get("CRASHREPORT_DEBUG"))
 
 
 def format_envelope(data: bytes) -> str:

@@ -172,9 +172,9 @@ class Reporter:
         """Queue one scrubbed envelope on disk, then hand it to the courier (if any)."""
         if self.level is Level.OFF:
             return
-        if self._spotlight is not None:
-            self._spotlight.send(envelope)
         data = envelope.serialize()
+        if self._spotlight is not None:
+            self._spotlight.send(data)
         if self._echo:
             echo.echo(data)
         entry = None
