@@ -325,7 +325,9 @@ _PATH_CHARS = r"[^\s'\"<>|;,()\[\]{}*?`:]"
 STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("pem", r"(?:-----BEGIN[A-Z ]*)?PRIVATE KEY-----(?s:.*?)(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)",
      _filtered, "pem"),
-    ("url", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`;,]*", _url, "url"),
+    # Brackets end a URL except around an IPv6 host: "file:///x[[Password: y" is two things.
+    ("url", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^\s'\"<>`;,\[\]@/]*@)?(?:\[[0-9A-Fa-f:.]+\])?"
+     r"[^\s'\"<>`;,\[\]]*", _url, "url"),
     ("email", _B + r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}" + _E, _email, "at"),
     ("github", r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_\w{22,255})\b", _filtered, "gh"),
     ("aws", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", _filtered, "aws"),
@@ -335,9 +337,11 @@ STRING_RULES: tuple[tuple[str, str, Replace, str], ...] = (
     ("jwt", r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", _filtered, "jwt"),
     ("bearer", r"(?i:\bbearer\s+)[^\s\"']+"
      r"|(?i:\b(?:basic|token)\s+)(?=[\w.~+/-]*\d)[\w.~+/-]{8,}=*", _filtered, "word"),
-    ("pair", r"(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
+    # A key may repeat before its value ("APIKEY: Password: x"): each one is consumed, so the
+    # value after the last is what gets filtered.
+    ("pair", r"(?:(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
      r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
-     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,}))(?i:(?:bearer|basic|token|digest)\s+)?"
+     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,})))+(?i:(?:bearer|basic|token|digest)\s+)?"
      r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"\[\](){}<>]+)", _filtered,
      "word"),
     ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,30}(?![\w-])", _luhn, "digits"),

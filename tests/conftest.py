@@ -10,12 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from crashreport import _safe
 
 from .sentry_server import SentryServer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests never pass or fail by luck: the default profile ("ci") is derandomised (the
+# same examples on every run, on every machine) and keeps no example database. Every example
+# Hypothesis ever found is pinned with @example next to its test. Searching for new ones is a
+# separate, longer run: HYPOTHESIS_PROFILE=explore python -m pytest -m "not slow" (see
+# docs/testing.md); it multiplies each test's examples (tests.strategies.examples).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Variables that would let the developer's own shell leak into a test.
 _LEAKY = ("DO_NOT_TRACK", "CI", "MYTOOL_TELEMETRY", "MYTOOL_DSN", "MYTOOL_CONFIG",

@@ -8,11 +8,20 @@ token ...) put into free text between separators, into dictionary keys, frames a
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from hypothesis import strategies as st
 
 from crashreport.scrub import MachineContext, machine_context
+
+#: Each property test's example count is multiplied by this in the ``explore`` profile.
+EXPLORE_FACTOR = 40
+
+
+def examples(n: int) -> int:
+    """How many examples a property test runs: ``n`` in CI, many more when exploring."""
+    return n * EXPLORE_FACTOR if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else n
 
 HOME = "/home/alice"
 WIN_HOME = "C:\\Users\\Alice"
@@ -141,6 +150,23 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
                   **draw(st.dictionaries(texts, json_values, max_size=4))},
         "user": {"id": "ab" * 16, "email": "carol99@example.net", "ip_address": "198.51.100.23"},
     }  # fmt: skip
+
+
+def event_with(**fields: Any) -> dict[str, Any]:
+    """A minimal event of the shape :func:`events` draws, with ``fields`` set (pinned examples)."""
+    event: dict[str, Any] = {
+        "event_id": "0" * 32, "level": "error", "platform": "python", "release": "tool@1.0",
+        "server_name": "ws-4471", "message": "",
+        "exception": {"values": [{"type": "OSError", "value": "", "stacktrace": {"frames": [{
+            "filename": "json/x.py", "abs_path": "/usr/lib/python3/json/x.py", "module": "json.x",
+            "function": "f", "lineno": 1, "pre_context": [], "context_line": "",
+            "post_context": [], "vars": {}, "in_app": False}]}}]},
+        "breadcrumbs": {"values": []}, "contexts": {}, "tags": {},
+        "extra": {"sys.argv": ["tool", "--password", "hunter2-xyzzy"]},
+        "user": {"id": "ab" * 16, "email": "carol99@example.net", "ip_address": "198.51.100.23"},
+    }  # fmt: skip
+    event.update(fields)
+    return event
 
 
 # -- config documents (tests/test_hardening_config.py) -------------------------------------------

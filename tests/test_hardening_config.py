@@ -18,7 +18,7 @@ import crashreport
 from crashreport import Level
 from crashreport.config import load_settings
 
-from .strategies import yaml_documents
+from .strategies import examples, yaml_documents
 
 KNOWN = {None, "all", "errors", "off"}
 
@@ -33,7 +33,10 @@ def check(path: Path) -> None:
         assert s.collect is None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+HC = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=HC)
 @given(data=st.binary(max_size=2048))
 def test_random_bytes(home: Path, data: bytes) -> None:
     path = home / "c.yaml"
@@ -41,7 +44,7 @@ def test_random_bytes(home: Path, data: bytes) -> None:
     check(path)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=HC)
 @given(doc=yaml_documents())
 def test_random_structures(home: Path, doc: object) -> None:
     path = home / "c.yaml"
@@ -49,7 +52,7 @@ def test_random_structures(home: Path, doc: object) -> None:
     check(path)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=HC)
 @given(collect=st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)))
 def test_random_collect_values(home: Path, collect: object) -> None:
     s = load_settings({"telemetry": {"collect": collect}})

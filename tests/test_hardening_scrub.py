@@ -23,7 +23,7 @@ from crashreport.scrub import Scrubber
 
 from .conftest import run_python
 from .sentry_server import SentryServer
-from .strategies import CANARIES, PLANTED, context, events, leaks
+from .strategies import CANARIES, PLANTED, context, events, examples, leaks
 
 #: Examples per property (the README's Reliability table counts them).
 EXAMPLES = 150
@@ -140,7 +140,7 @@ def rendered(payload: Any) -> str:
     return json.dumps(payload, default=fallback, ensure_ascii=False)
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
+@settings(max_examples=examples(EXAMPLES), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 @given(
     event=events(),

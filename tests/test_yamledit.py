@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from crashreport.config import load_settings
 from crashreport.yamledit import EditError, edit_text, set_collect
 
+from .strategies import examples
+
 COMMENTED = """\
 # mytool settings — edited by hand, please keep my notes
 colour: blue        # favourite
@@ -142,7 +144,7 @@ sections = st.none() | st.dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     data=st.dictionaries(keys, values, max_size=4),
     section=sections,
