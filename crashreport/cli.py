@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .consent import Decision
-    from .outbox import Outbox
+    from .delivery.outbox import Outbox
     from .paths import Paths
 
 __all__ = ["CliError", "add_commands", "build_parser", "click_group", "dispatch", "main"]
@@ -92,7 +92,7 @@ def _add_subcommands(sub: Any, *, with_demo: bool) -> None:
     show = sub.add_parser("show", help="the queued and recently sent reports")
     show.add_argument("--json", action="store_true", help="the raw scrubbed envelopes as JSON")
     send = sub.add_parser("send", help="deliver the queued reports now")
-    send.add_argument("--timeout", type=float, default=10.0, help="seconds per report (10)")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds in all (30)")
     sub.add_parser("reset-id", help="forget the anonymous id (a new one is made when next on)")
     if with_demo:
         demo = sub.add_parser("demo", help="crash the example app in a throw-away HOME and "
@@ -231,7 +231,7 @@ def _outbox(target: Target, *, create: bool = False) -> Outbox | None:
     paths = target.paths
     if not create and not (paths.outbox_dir.exists() or paths.sent_dir.exists()):
         return None
-    from .outbox import Outbox
+    from .delivery.outbox import Outbox
 
     return Outbox(paths.outbox_dir, paths.sent_dir)
 
@@ -289,8 +289,10 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
     outbox = _outbox(target)
     pending = outbox.pending() if outbox else []
     sent = outbox.sent() if outbox else []
+    stats = outbox.stats() if outbox else {}
     last_sent = max((_sent_time(e) for e in sent), default=None)
     has_id = read_id(paths.id_file) is not None
+    runs = _runs_waiting(paths)
     config_note = ("not given" if target.config is None
                    else "exists" if target.config.exists() else "does not exist")  # fmt: skip
     info = {
@@ -305,7 +307,12 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
         "has_id": has_id,
         "outbox": str(paths.outbox_dir),
         "queued": len(pending),
+        "held_by_rate_limit": stats.get("rate_limited", 0),
+        "runs_not_yet_reported": runs,
         "last_sent": last_sent,
+        "dropped": {k[len("dropped_"):]: v for k, v in stats.items()
+                    if k.startswith("dropped_") and v},
+        "last_refusal": stats.get("last_refusal"),
         "dsn_host": _dsn_host(dsn),
     }
     if args.json:
@@ -323,10 +330,21 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
         + (f" ({config_note})" if target.config else ""),
         f"  anonymous id {paths.id_file} ({'present' if has_id else 'none yet'})",
         f"  outbox       {paths.outbox_dir}",
-        f"  queued       {len(pending)}",
+        f"  queued       {len(pending)}" + (f" ({info['held_by_rate_limit']} held by the "
+                                               "server's rate limit)"
+                                               if info["held_by_rate_limit"] else ""),
         f"  last sent    {_when(last_sent) if last_sent else 'never'}",
         f"  sends to     {_dsn_host(dsn) or 'nowhere: no DSN, reports stay on this machine'}",
     ]
+    if runs:
+        lines.insert(-1, f"  runs         {runs} ended, not reported yet (the sender does it)")
+    if info["dropped"]:
+        reasons = ", ".join(f"{n} {_DROP_REASONS.get(k, k)}" for k, n in info["dropped"].items())
+        lines.append(f"  dropped      {reasons}")
+        refusal = info["last_refusal"]
+        if refusal:
+            lines.append(f"  last refusal HTTP {refusal['status']} at {_when(refusal['at'])}"
+                         f"{_REFUSAL_HINTS.get(refusal['status'], '')}")  # fmt: skip
     if target.mounted:
         lines.append(f"  change it    {target.prog} enable | disable")
     else:
@@ -334,6 +352,19 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
         lines.append(f"  change it    crashreport --app {target.app}{cfg} enable | disable")
     print("\n".join(lines), file=out)
     return 0
+
+
+_DROP_REASONS = {"4xx": "refused by the server", "ratelimit": "rate-limited",
+                 "old": "too old for Sentry", "full": "over the outbox bound",
+                 "corrupt": "unreadable"}  # fmt: skip
+
+
+def _runs_waiting(paths: Paths) -> int:
+    """Runs whose journal record is still on disk (running now, or not yet reported)."""
+    try:
+        return sum(1 for name in os.listdir(paths.runs_dir) if name.endswith(".json"))
+    except OSError:
+        return 0
 
 
 def _sent_time(entry: Any) -> float:
@@ -412,8 +443,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     """The queued and recently sent reports, for a person (or ``--json``, the raw envelopes)."""
     import json
 
+    from .delivery.envelopes import parse as parse_envelope
     from .envelope_text import describe_item, size_text
-    from .envelopes import parse as parse_envelope
 
     outbox = _outbox(target)
     groups = [("queued", outbox.pending() if outbox else []),
@@ -436,6 +467,7 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     if not any(entries for _, entries in groups):
         print(f"no reports queued or sent for {target.app} (outbox: {target.paths.outbox_dir})",
               file=out)  # fmt: skip
+        _print_drops(outbox, out)
         return 0
     for state, entries in groups:
         title = "queued (oldest first)" if state == "queued" else "recently sent (newest first)"
@@ -454,9 +486,21 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
                 when = entry.created if state == "queued" else _sent_time(entry)
                 print(f"  {_when(when)}  {item.type:<11} {size_text(entry.size):>7}  "
                       f"{text}".rstrip(), file=out)  # fmt: skip
+    _print_drops(outbox, out)
     print(f"the raw reports: {target.prog}"
           f"{'' if target.mounted else ' --app ' + target.app} show --json", file=out)  # fmt: skip
     return 0
+
+
+def _print_drops(outbox: Outbox | None, out: TextIO) -> None:
+    """Reports that will never be sent, and why (a refusing server first: a wrong DSN key)."""
+    stats = outbox.stats() if outbox else {}
+    dropped = {k[len("dropped_"):]: v for k, v in stats.items() if k.startswith("dropped_") and v}
+    if dropped:
+        reasons = ", ".join(f"{n} {_DROP_REASONS.get(k, k)}" for k, n in dropped.items())
+        print(f"dropped: {reasons}", file=out)
+    if outbox is not None:
+        _print_refusal(outbox, out)
 
 
 def cmd_send(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -475,15 +519,32 @@ def cmd_send(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     if outbox is None or not pending:
         print("nothing queued", file=out)
         return 0
-    from .delivery import send_pending
+    from .sender import send_now
 
     progress = _progress(err) if len(pending) > PROGRESS_ABOVE else None
-    result = send_pending(outbox, dsn, timeout=args.timeout, progress=progress)
-    print(f"sent {result.sent} to {_dsn_host(dsn)}, kept {result.kept} for later, dropped "
-          f"{result.dropped}", file=out)  # fmt: skip
+    result = send_now(target.app, config=None if target.config is None else str(target.config),
+                      dsn=dsn, timeout=args.timeout, progress=progress)  # fmt: skip
+    line = f"sent {result.sent} to {_dsn_host(dsn)}, kept {result.kept} for later"
+    if result.held:
+        line += f", held {result.held} (the server's rate limit)"
+    print(f"{line}, dropped {result.dropped}", file=out)
+    if result.dropped and outbox is not None:
+        _print_refusal(outbox, out)
     if result.kept:
         raise CliError(f"{result.kept} report(s) could not be sent now; they stay queued")
     return 0
+
+
+def _print_refusal(outbox: Outbox, out: TextIO) -> None:
+    """Say why the server refused reports, when it did (a wrong DSN key answers 403)."""
+    refusal = outbox.stats().get("last_refusal")
+    if refusal:
+        print(f"  the server refused reports: HTTP {refusal['status']} at {_when(refusal['at'])}"
+              f"{_REFUSAL_HINTS.get(refusal['status'], '')}", file=out)  # fmt: skip
+
+
+_REFUSAL_HINTS = {401: " (check the DSN's key)", 403: " (check the DSN's key)",
+                  404: " (check the DSN's project)", 413: " (a report was too large)"}  # fmt: skip
 
 
 def _progress(err: TextIO) -> Callable[[int, int], None]:
@@ -511,7 +572,7 @@ def click_group(*, app: str, config: str | os.PathLike[str] | None = None,
     target = Target(app, config, dsn, prog=name, mounted=True)
 
     def runner(command: str, **options: Any) -> None:
-        ns = argparse.Namespace(json=False, errors=False, purge=False, timeout=10.0)
+        ns = argparse.Namespace(json=False, errors=False, purge=False, timeout=30.0)
         for key, value in options.items():
             setattr(ns, key, value)
         code = _run(target, command, ns, sys.stdout, sys.stderr)
@@ -525,7 +586,7 @@ def click_group(*, app: str, config: str | os.PathLike[str] | None = None,
         ("enable", [click.Option(["--errors"], is_flag=True, help="crash reports only")]),
         ("disable", [click.Option(["--purge"], is_flag=True, help="also delete the queue")]),
         ("show", [click.Option(["--json"], is_flag=True, help="raw envelopes")]),
-        ("send", [click.Option(["--timeout"], type=float, default=10.0)]),
+        ("send", [click.Option(["--timeout"], type=float, default=30.0)]),
         ("reset-id", []),
     ]
     for command, params in specs:

@@ -187,9 +187,9 @@ def _home_as(home: Path) -> Iterator[None]:
 
 def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """crashreport's queued event, and one line for each other queued item (session, run)."""
+    from .delivery.envelopes import parse as parse_envelope
+    from .delivery.outbox import Outbox
     from .envelope_text import describe_item
-    from .envelopes import parse as parse_envelope
-    from .outbox import Outbox
     from .paths import Paths
 
     with _home_as(home):

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import uuid
 from pathlib import Path
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -49,6 +48,14 @@ def read_id(path: Path) -> str | None:
     return None
 
 
+def new_id() -> str:
+    """A random UUID4 as 32 hex digits (``uuid.uuid4().hex``, without importing uuid)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return b.hex()
+
+
 def ensure_dir(path: Path) -> None:
     """Create ``path`` (and parents) with mode 0700 for the folders we create."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -60,11 +67,11 @@ def load_or_create(path: Path) -> str:
     if existing:
         return existing
     ensure_dir(path.parent)
-    new_id = uuid.uuid4().hex
-    tmp = _write_aside(path, new_id)
+    fresh = new_id()
+    tmp = _write_aside(path, fresh)
     try:
         os.link(tmp, path)
-        return new_id
+        return fresh
     except FileExistsError:
         won = read_id(path)
         if won:
@@ -72,14 +79,14 @@ def load_or_create(path: Path) -> str:
         # A corrupt file (or a planted link) is in the way: replace it atomically; os.replace
         # swaps the name itself, never what a symlink points to.
         os.replace(tmp, path)
-        return read_id(path) or new_id
+        return read_id(path) or fresh
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
 
 
 def _write_aside(path: Path, value: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump({"user_id": value}, f)

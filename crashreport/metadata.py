@@ -37,3 +37,10 @@ def package_versions(app: str) -> dict[str, str]:
         except (metadata.PackageNotFoundError, ValueError):
             continue
     return versions
+
+
+def release_for(app: str, version: str | None, packages: dict[str, str] | None = None) -> str:
+    """``app@version``: the version the app author passed, else its installed distribution's."""
+    if not version:
+        version = (packages if packages is not None else package_versions(app)).get(app)
+    return f"{app}@{version or '0+unknown'}"

@@ -113,7 +113,7 @@ def fresh_crashreport() -> Iterator[None]:
 
     def reset() -> None:
         crashreport._handle = None
-        crashreport._reporter = None
+        crashreport._run = None
         crashreport._options.clear()
         crashreport._ceiling = crashreport.Level.ALL
         _exit.status = None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from crashreport.delivery import SendResult, restamp, send_pending
-from crashreport.outbox import Outbox
+from crashreport.delivery.outbox import Outbox
 from crashreport.paths import Paths
 
 from .conftest import ROOT, Run, child_env, run_mytool, run_python
@@ -224,7 +224,7 @@ def test_send_pending_in_two_processes_sends_each_once(
 ) -> None:
     ids = fill(outbox(), 40)
     code = ("from crashreport.delivery import send_pending\n"
-            "from crashreport.outbox import Outbox\nfrom crashreport.paths import Paths\n"
+            "from crashreport.delivery.outbox import Outbox\nfrom crashreport.paths import Paths\n"
             "p = Paths.for_app('mytool')\n"
             "box = Outbox(p.outbox_dir, p.sent_dir)\n"
             f"print(send_pending(box, {sentry_server.dsn!r}, timeout=5).sent)\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crashreport.delivery import SendResult, send_pending
-from crashreport.outbox import Outbox, is_envelope
+from crashreport.delivery.outbox import Outbox, is_envelope
 from crashreport.paths import Paths
 
 from .conftest import run_mytool

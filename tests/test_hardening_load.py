@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from crashreport.errorcap import DEFAULT_MAX_ERRORS, ERRORS_DROPPED
-from crashreport.outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT
+from crashreport.options import DEFAULT_MAX_ERRORS
+from crashreport.options import DEFAULT_MAX_QUEUED as DEFAULT_MAX_COUNT
+from crashreport.options import DEFAULT_MAX_QUEUED_BYTES as DEFAULT_MAX_BYTES
+from crashreport.run.errorcap import ERRORS_DROPPED
 
 from .conftest import run_python
 from .sentry_server import SentryServer

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crashreport.outbox import STALE_CLAIM_SECONDS, Outbox, describe
+from crashreport.delivery.outbox import STALE_CLAIM_SECONDS, Outbox, describe
 
 
 def envelope(kind: str = "event", event_id: str | None = None, pad: int = 0) -> bytes:

@@ -15,6 +15,7 @@ from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.scrubber import EventScrubber
 
 from crashreport import scrub as scrub_module
+from crashreport.capture import scrub_envelope
 from crashreport.scrub import (
     ERROR,
     FILTERED,
@@ -23,7 +24,6 @@ from crashreport.scrub import (
     Scrubber,
     machine_context,
 )
-from crashreport.transport import scrub_envelope
 
 from . import scrub_corpus, strategies
 from .conftest import run_mytool, run_python

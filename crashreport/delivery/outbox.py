@@ -37,10 +37,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import envelopes
+from ..options import DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES
+from . import envelopes, ratelimits
 
-DEFAULT_MAX_COUNT = 200
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_SENT_KEEP = 20
 #: A claim older than this is returned to the queue even if its process seems alive.
 STALE_CLAIM_SECONDS = 300.0
@@ -51,7 +50,8 @@ MAX_AGE_SESSION = 5 * 24 * 3600.0
 MAX_AGE_EVENT = 30 * 24 * 3600.0
 
 #: Counters kept in ``.stats.json``; :meth:`Outbox.stats` always reports all of them.
-COUNTERS = ("sent", "dropped_full", "dropped_4xx", "dropped_old", "dropped_corrupt", "failures")
+COUNTERS = ("sent", "dropped_full", "dropped_4xx", "dropped_old", "dropped_corrupt",
+            "dropped_ratelimit", "failures")  # fmt: skip
 
 _NAME = re.compile(
     r"^(?P<created>\d{19,20})\.(?P<nonce>[0-9a-f]{8})\.(?P<kinds>[a-z0-9_+]{1,120})"
@@ -149,8 +149,8 @@ class Outbox:
         directory: Path,
         sent_dir: Path,
         *,
-        max_count: int = DEFAULT_MAX_COUNT,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_count: int = DEFAULT_MAX_QUEUED,
+        max_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         sent_keep: int = DEFAULT_SENT_KEEP,
     ) -> None:
         self.directory = Path(directory)
@@ -226,14 +226,21 @@ class Outbox:
             return []
 
     # -- the queue -----------------------------------------------------------------------------
-    def put(self, data: bytes) -> Entry | None:
-        """Queue one serialized envelope atomically (0600); None if the size bound refused it."""
+    def put(self, data: bytes, *, created: float | None = None,
+            report_id: str | None = None) -> Entry | None:  # fmt: skip
+        """Queue one serialized envelope atomically (0600); None if the size bound refused it.
+
+        ``created`` (default now) is when the report came to be: a session queued after its
+        run ended is as old as the run, for the age limits. ``report_id`` (32 hex digits; default
+        the envelope's event id) names the report, so that :meth:`has` can tell it is queued.
+        """
         if len(data) > self.max_bytes:
             self._count("dropped_full")
             return None
         self._ensure_dir(self.directory)
         kinds, event_id = describe(data)
-        name = _entry_name(time.time_ns(), secrets.token_hex(4), kinds, event_id, 0, 0)
+        when = time.time_ns() if created is None else int(created * 1e9)
+        name = _entry_name(when, secrets.token_hex(4), kinds, report_id or event_id, 0, 0)
         path = self._write_atomic(self.directory, name, data)
         entry = self._entry(path, name, len(data))
         if self._estimate is not None:
@@ -297,14 +304,26 @@ class Outbox:
         now = time.time() if now is None else now
         limits = self.rate_limits(now)
         return [e for e in self.pending()
-                if (e.not_before <= now or not backoff) and not _limited(e, limits)]  # fmt: skip
+                if (e.not_before <= now or not backoff)
+                and ratelimits.until(e.kinds, limits, now) <= now]  # fmt: skip
+
+    def limited(self, now: float | None = None) -> list[Entry]:
+        """Queued envelopes that a server's rate limit holds back right now."""
+        now = time.time() if now is None else now
+        limits = self.rate_limits(now)
+        return [e for e in self.pending() if ratelimits.until(e.kinds, limits, now) > now]
 
     def next_due(self, now: float | None = None) -> float | None:
         """The earliest time at which a queued envelope becomes due (None: queue empty)."""
         now = time.time() if now is None else now
         limits = self.rate_limits(now)
-        times = [max([e.not_before, *(_limit_for(e, limits))]) for e in self.pending()]
+        times = [max(e.not_before, ratelimits.until(e.kinds, limits, now)) for e in self.pending()]
         return min(times) if times else None
+
+    def has(self, report_id: str) -> bool:
+        """Whether a report of this id is queued, being sent, or in the sent log."""
+        tag = f".{report_id}."  # only the id field of a name holds 32 hex digits between dots
+        return any(tag in name for name in self._names(self.directory) + self._names(self.sent_dir))
 
     # -- one send ------------------------------------------------------------------------------
     def claim(self, entry: Entry) -> Claim | None:
@@ -480,25 +499,38 @@ class Outbox:
         finally:
             os.close(fd)
 
-    def _count(self, counter: str, n: int = 1) -> None:
+    def _count(self, counter: str, n: int = 1, **notes: Any) -> None:
+        """Add ``n`` to a counter in ``.stats.json``; ``notes`` are stored beside it as they are."""
         with contextlib.suppress(OSError):
             self._ensure_dir(self.directory)
             with self._locked():
                 stats = self._load_json(self._stats_path)
                 value = stats.get(counter)
                 stats[counter] = (value if isinstance(value, int) else 0) + n
+                stats.update(notes)
                 self._write_atomic(self.directory, self._stats_path.name,
                                    json.dumps(stats, sort_keys=True).encode())  # fmt: skip
 
-    def stats(self) -> dict[str, int]:
-        """Counters (sent, dropped_full, dropped_4xx, dropped_old, ...) and the queue's size."""
+    def refused(self, claim: Claim, status: int) -> None:
+        """The server refused it for good (4xx): delete it, count it, remember the answer."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(claim.path)
+        self._count("dropped_4xx", last_refusal={"status": status, "at": time.time()})
+
+    def stats(self) -> dict[str, Any]:
+        """Counters (sent, dropped_full, dropped_4xx, ...), the queue's size and what is held, and
+        ``last_refusal`` ({"status", "at"} of the last 4xx answer, or None)."""
         raw = self._load_json(self._stats_path)
-        out = {k: v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
+        out: dict[str, Any] = {k: v for k, v in raw.items()
+                               if isinstance(v, int) and not isinstance(v, bool)}  # fmt: skip
         for name in COUNTERS:
             out.setdefault(name, 0)
+        refusal = raw.get("last_refusal")
+        out["last_refusal"] = refusal if isinstance(refusal, dict) else None
         entries = self.pending()
         out["pending"] = len(entries)
         out["pending_bytes"] = sum(e.size for e in entries)
+        out["rate_limited"] = len(self.limited())
         out["claimed"] = len(self.claimed())
         out["sent_log"] = len(self.sent())
         return out
@@ -527,22 +559,3 @@ def _entry_name(created_ns: int, nonce: str, kinds: tuple[str, ...], event_id: s
     kind = "+".join(kinds)[:120] or "other"
     return (f"{created_ns:019d}.{nonce}.{kind}.{event_id or '-'}."
             f"{min(attempts, 9999)}.{max(0, not_before)}.env")  # fmt: skip
-
-
-#: Sentry's data category for an item type (sentry_sdk.envelope.Item.data_category).
-_CATEGORY = {"session": "session", "sessions": "session", "transaction": "transaction",
-             "span": "span", "event": "error", "log": "log_item", "trace_metric": "trace_metric",
-             "client_report": "internal"}  # fmt: skip
-
-
-def category(kind: str) -> str:
-    return _CATEGORY.get(kind, "default")
-
-
-def _limit_for(entry: Entry, limits: dict[str, float]) -> list[float]:
-    cats = {category(k) for k in entry.kinds} | {""}
-    return [limits[c] for c in cats if c in limits]
-
-
-def _limited(entry: Entry, limits: dict[str, float]) -> bool:
-    return bool(_limit_for(entry, limits))

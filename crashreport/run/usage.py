@@ -91,11 +91,13 @@ class Action(ContextDecorator):
         if exc_type is not None:
             self.outcome = "error"
             self.error_type = exc_type.__name__
-            self.error_message = str(exc)[:500] if exc is not None else None
+            # Whole: a message is cut only after it is scrubbed (a cut can break a shape the
+            # scrubber would have recognised).
+            self.error_message = str(exc) if exc is not None else None
         elif _failed(self.data.get("exit_code"), self.data.get("status_code")):
             self.outcome = "error"
         if self._sink is not None:
-            from ._safe import guard
+            from .._safe import guard
 
             with guard():
                 self._sink.record_action(self)

@@ -1,8 +1,10 @@
-"""Read Sentry's envelope serialization without importing sentry-sdk.
+"""Read and write Sentry's envelope serialization without importing sentry-sdk.
 
 An envelope is a JSON header line, then for each item a JSON header line and its payload
 (``length`` bytes when the header gives it, else up to the next newline). The outbox, the
-``show`` and ``demo`` commands and echo mode all read stored envelopes through here.
+sender, the ``show`` and ``demo`` commands and echo mode all read stored envelopes through
+here; the reports crashreport writes itself (sessions, the run's transaction) are made by
+:func:`serialize`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def _items(data: bytes, pos: int) -> Iterator[tuple[dict[str, Any], bytes]]:
             end = len(data) if end < 0 else end
             raw, pos = data[pos:end], end + 1
         yield headers, raw
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8, as sentry-sdk writes envelope parts."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def serialize(headers: dict[str, Any], items: list[tuple[str, Any]]) -> bytes:
+    """An envelope of JSON ``(type, payload)`` items, each with its ``length``."""
+    parts = [dumps(headers)]
+    for kind, payload in items:
+        body = dumps(payload)
+        parts += [dumps({"type": kind, "length": len(body)}), body]
+    return b"\n".join(parts) + b"\n"
 
 
 def parse(data: bytes) -> tuple[dict[str, Any], list[Item]]:

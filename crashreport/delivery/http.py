@@ -1,0 +1,226 @@
+"""POST one envelope to a Sentry DSN over plain HTTP(S): the only place that touches the network.
+
+Standard library only (``http.client``, ``ssl``); nothing of sentry-sdk's private transport. It
+honours what a user's machine expects of a well-behaved client:
+
+- ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (any case; credentials in the proxy URL too), an
+  ``https`` DSN through a proxy is tunnelled with ``CONNECT``;
+- a custom CA bundle, chosen as sentry-sdk does: the app's ``ca_certs``, else
+  ``SSL_CERT_FILE``, else ``REQUESTS_CA_BUNDLE``, else certifi's bundle, else the system's.
+
+An answer is read for its status and headers only (at most :data:`MAX_BODY` bytes of body), so a
+server that streams an endless body cannot hold the sender. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import http.client
+import os
+import socket
+import ssl
+from urllib.parse import unquote, urlsplit
+
+from .._record import Record
+
+#: Seconds to connect, and to wait for each read of the answer. The sender runs after the
+#: program has exited, so nobody waits on these; a long read timeout means a slow server is
+#: waited for rather than sent the same report again.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+#: Bytes of an answer's body that are read (and thrown away) before the connection is closed.
+MAX_BODY = 64 * 1024
+USER_AGENT = "crashreport/0.1"
+
+
+class Dsn(Record):
+    """The parts of a DSN that sending needs: where the envelope endpoint is, and the key."""
+
+    __slots__ = ("scheme", "host", "port", "path", "project", "public_key")
+    scheme: str
+    host: str
+    port: int
+    path: str
+    project: str
+    public_key: str
+
+    @classmethod
+    def parse(cls, dsn: str) -> Dsn:
+        """Raise ValueError unless ``dsn`` is ``http(s)://<key>@<host>[:port]/[path/]<project>``."""
+        parts = urlsplit(dsn.strip())
+        if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
+            raise ValueError("not a Sentry DSN (https://<key>@<host>/<project>)")
+        path, _, project = parts.path.rstrip("/").rpartition("/")
+        if not project.isdigit():
+            raise ValueError("a Sentry DSN ends with a numeric project id")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, parts.hostname, port, path, project, unquote(parts.username))
+
+    @property
+    def envelope_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}/api/{self.project}/envelope/"
+
+    @property
+    def auth_header(self) -> str:
+        return (f"Sentry sentry_version=7, sentry_key={self.public_key}, "
+                f"sentry_client={USER_AGENT}")  # fmt: skip
+
+
+class Answer(Record):
+    """What the server said: a status and the headers that matter, or the error instead."""
+
+    __slots__ = ("status", "retry_after", "rate_limits", "error")
+    _defaults = dict.fromkeys(__slots__)
+    status: int | None
+    retry_after: str | None
+    rate_limits: str | None
+    error: str | None
+
+
+class Poster:
+    """POSTs envelopes to one DSN, reusing one connection (keep-alive) while it stays open."""
+
+    def __init__(self, dsn: Dsn, *, ca_certs: str | None = None, timeout: float | None = None,
+                 environ: dict[str, str] | None = None) -> None:  # fmt: skip
+        self.dsn = dsn
+        #: (connect, read) timeouts; ``timeout`` caps both (a user waiting on ``send``).
+        self._timeouts = (min(CONNECT_TIMEOUT, timeout or CONNECT_TIMEOUT),
+                          min(READ_TIMEOUT, timeout or READ_TIMEOUT))  # fmt: skip
+        self._environ = dict(os.environ if environ is None else environ)
+        self._ca_certs = ca_certs
+        self._conn: http.client.HTTPConnection | None = None
+        self._target = ""
+        self._proxy_headers: dict[str, str] = {}
+
+    # -- the connection -------------------------------------------------------------------------
+    def _proxy(self) -> str | None:
+        """The proxy URL for the DSN's host, from the environment (None: connect directly)."""
+        env = self._environ
+        names = [f"{self.dsn.scheme}_proxy", f"{self.dsn.scheme.upper()}_PROXY"]
+        proxy = next((env[n] for n in names if env.get(n, "").strip()), None)
+        if not proxy:
+            return None
+        no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
+        if _bypass(self.dsn.host, self.dsn.port, no_proxy):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        cafile = (self._ca_certs or self._environ.get("SSL_CERT_FILE")
+                  or self._environ.get("REQUESTS_CA_BUNDLE") or _certifi())  # fmt: skip
+        return ssl.create_default_context(cafile=cafile or None)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        proxy = self._proxy()
+        headers: dict[str, str] = {}
+        if proxy is None:
+            host, port, tunnel = self.dsn.host, self.dsn.port, False
+        else:
+            parts = urlsplit(proxy)
+            host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+            if parts.username:
+                creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+                headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
+            tunnel = self.dsn.scheme == "https"
+        timeout, read_timeout = self._timeouts
+        conn: http.client.HTTPConnection
+        if self.dsn.scheme == "https" and (proxy is None or tunnel):
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl_context())
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        # Plain http through a proxy: the request names the whole URL and carries the proxy's
+        # credentials; otherwise (direct, or a CONNECT tunnel) it names the path.
+        plain_proxy = proxy is not None and not tunnel
+        self._target = self.dsn.envelope_url if plain_proxy else _path(self.dsn.envelope_url)
+        self._proxy_headers = headers if plain_proxy else {}
+        if tunnel:
+            conn.set_tunnel(self.dsn.host, self.dsn.port, headers=headers)
+        conn.connect()
+        if conn.sock is not None:
+            conn.sock.settimeout(read_timeout)
+        return conn
+
+    # -- one request ---------------------------------------------------------------------------
+    def post(self, data: bytes) -> Answer:
+        """POST one serialized envelope (gzip); never raises."""
+        body = gzip.compress(data, compresslevel=6)
+        headers = {
+            "Content-Type": "application/x-sentry-envelope",
+            "Content-Encoding": "gzip",
+            "User-Agent": USER_AGENT,
+            "X-Sentry-Auth": self.dsn.auth_header,
+        }
+        for attempt in (1, 2):  # a kept-alive connection the server closed is opened once more
+            fresh = self._conn is None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                self._conn.request("POST", self._target, body=body,
+                                   headers={**headers, **self._proxy_headers})  # fmt: skip
+                response = self._conn.getresponse()
+                answer = Answer(status=response.status,
+                                retry_after=response.getheader("Retry-After"),
+                                rate_limits=response.getheader("X-Sentry-Rate-Limits"))  # fmt: skip
+                response.read(MAX_BODY)
+                if response.will_close or not response.isclosed():
+                    self.close()
+                return answer
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if fresh or attempt == 2:
+                    return Answer(error=type(exc).__name__)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                self.close()
+                return Answer(error=_describe(exc))
+        return Answer(error="no answer")  # pragma: no cover - the loop always returns
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or type(exc).__name__}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
+
+
+def _certifi() -> str | None:
+    try:
+        import certifi  # sentry-sdk's own dependency; the system store otherwise
+
+        return str(certifi.where())
+    except Exception:
+        return None
+
+
+def _bypass(host: str, port: int, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host`` (names by suffix, ``*`` for all, optional ``:port``)."""
+    host = host.lower().strip("[]")
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip(".").strip("[]")
+        if host == name or host.endswith("." + name):
+            return True
+    return False

@@ -1,0 +1,501 @@
+"""The sender: after a program exits, turn its runs into reports and deliver the outbox.
+
+Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
+:mod:`crashreport.run.launch`), detached and silent, at most one per app at a time. In order:
+
+1. stop at once if telemetry is now off (``DO_NOT_TRACK``, ``<APP>_TELEMETRY``, CI, the config
+   file saying off, or a program that switched it off while running);
+2. turn every run that is over (:func:`crashreport.run.journal.ended_runs`) into its reports —
+   session, usage record, fatal crash (:mod:`crashreport.reports`) — scrubbed
+   (:mod:`crashreport.privacy`) and queued, each exactly once;
+3. deliver what is due, oldest first, sessions up to 100 per request, one connection kept
+   alive; a server that is down ends the attempt (the next sender tries again, with backoff);
+4. copy what is queued for a local Spotlight sidecar, when one is configured;
+5. before letting go of the lock, look once more for work a program left meanwhile.
+
+It works at most :data:`MAX_SECONDS`; whatever is left waits for the next one. ``crashreport
+send`` runs the same code in the user's terminal (:func:`send_now`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import reports
+from ._safe import guard
+from .delivery import envelopes, ratelimits
+from .delivery.http import Answer, Dsn, Poster
+from .delivery.outbox import Claim, Entry, Outbox
+from .paths import Paths
+from .run import journal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .scrub import Scrubber
+
+#: A sender works at most this long; what is left waits for the next program's exit.
+MAX_SECONDS = 120.0
+#: Sessions sent in one request (Relay accepts up to 100 per envelope).
+SESSIONS_PER_REQUEST = 100
+#: Attempts that are retried at once by the next sender; after that, backoff grows.
+FREE_ATTEMPTS = 3
+MAX_BACKOFF = 6 * 3600.0
+
+
+class SendResult(NamedTuple):
+    """What one delivery did with the queue it found: every queued report is counted once."""
+
+    sent: int
+    kept: int  # still queued: the server was unreachable or failing, or it will be tried later
+    held: int  # still queued: a server's rate limit holds it
+    dropped: int  # refused by the server (4xx), rate-limited for good, or not a whole envelope
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait before the next attempt after ``attempts`` failures (0 for the first)."""
+    if attempts < FREE_ATTEMPTS:
+        return 0.0
+    return float(min(60.0 * 2 ** (attempts - FREE_ATTEMPTS), MAX_BACKOFF))
+
+
+def restamp(data: bytes, now: float | None = None) -> bytes:
+    """Set the envelope header's ``sent_at`` to now: Relay corrects a client's clock by
+    ``received - sent_at``, so a report queued days ago must say when it was really sent."""
+    end = data.find(b"\n")
+    head, rest = (data, b"") if end < 0 else (data[:end], data[end:])
+    try:
+        import json
+
+        headers = json.loads(head or b"{}")
+    except ValueError:
+        return data
+    if not isinstance(headers, dict):
+        return data
+    headers["sent_at"] = reports.iso(time.time() if now is None else now)
+    return envelopes.dumps(headers) + rest
+
+
+class Sender:
+    """One app's delivery: its paths, where to send, and what telemetry allows right now."""
+
+    def __init__(self, app: str, *, config: str | None = None, level: str = "all",
+                 dsn: str | None = None, spotlight: str | None = None,
+                 ca_certs: str | None = None, max_queued: int | None = None,
+                 max_queued_bytes: int | None = None, echo: bool = False,
+                 timeout: float | None = None) -> None:  # fmt: skip
+        from .options import DEFAULT_MAX_QUEUED, DEFAULT_MAX_QUEUED_BYTES
+
+        self.app, self.config, self.level = app, config, level
+        self.paths = Paths.for_app(app)
+        self.outbox = Outbox(self.paths.outbox_dir, self.paths.sent_dir,
+                             max_count=max_queued or DEFAULT_MAX_QUEUED,
+                             max_bytes=max_queued_bytes or DEFAULT_MAX_QUEUED_BYTES)  # fmt: skip
+        self.spotlight = spotlight
+        self.spool = Outbox(self.paths.spotlight_dir, self.paths.spotlight_dir / "sent",
+                            sent_keep=0) if spotlight else None  # fmt: skip
+        self.dsn = Dsn.parse(dsn) if dsn else None
+        self.poster = Poster(self.dsn, ca_certs=ca_certs, timeout=timeout) if self.dsn else None
+        self.echo = echo
+        self._scrubbers: dict[tuple[Any, ...], Scrubber] = {}
+        self._packages: dict[str, str] | None = None
+
+    # -- may we? -------------------------------------------------------------------------------
+    def allowed(self) -> str | None:
+        """The level telemetry allows now (``all``/``errors``), or None when it is off.
+
+        Decided afresh (the user may have run ``crashreport disable`` or set ``DO_NOT_TRACK``
+        since): the environment and the config file decide when they say something; otherwise
+        the level the program ran with. A program that switched telemetry off while running
+        (``set_level("off")``) pauses every sender.
+        """
+        from .config import load_settings
+        from .consent import Level, Source, decide
+
+        if self.paths.paused.exists():
+            return None
+        decision = decide(self.app, load_settings(self.config), os.environ)
+        level = Level(self.level) if decision.source is Source.DEFAULT else decision.level
+        return None if level is Level.OFF else level.value
+
+    # -- runs → reports --------------------------------------------------------------------------
+    def collect(self, only: str | None = None) -> int:
+        """Queue the reports of every run that is over (or only of run ``only``); how many runs."""
+        done = 0
+        for left in journal.ended_runs(self.paths.runs_dir):
+            if only is not None and left.record.get("sid") != only:
+                continue
+            try:
+                self._queue_run(left)
+                done += 1
+            except (KeyError, TypeError, ValueError):
+                left.remove()  # not a record this version can read: it will never be one
+            except OSError:
+                break  # the disk: try again next time
+        return done
+
+    def _queue_run(self, left: journal.Left) -> None:
+        record = left.record
+        level = record.get("level")
+        fault_when = _mtime(left.fault_path)
+        if level in ("all", "errors"):
+            from .metadata import package_versions, release_for
+
+            if self._packages is None:
+                self._packages = package_versions(self.app)
+            packages = self._packages
+            release = release_for(self.app, record.get("version"), packages)
+            items: list[tuple[str, str, dict[str, Any], float]] = []  # kind, id, payload, created
+            started = float(record["started"])
+            event = reports.fatal_event(record, left.fault, release, packages, fault_when)
+            if event is not None:
+                items.append(("event", event["event_id"], event, fault_when or started))
+            if level == "all":
+                items.append(("session", reports.report_id(record, "session"),
+                              reports.session(record, release, left.fault), started))  # fmt: skip
+                if left.finished:
+                    txn = reports.transaction(record, release, packages)
+                    items.append(("transaction", txn["event_id"], txn, started))
+            scrubber = self._scrubber(record)
+            for kind, rid, payload, created in items:
+                if self.outbox.has(rid):
+                    continue  # queued before a sender died halfway through this run
+                clean = scrubber.scrub_event(payload) if kind != "session" else scrubber.scrub(payload)
+                self._queue(kind, rid, clean, created)
+        left.remove()
+
+    def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float) -> None:
+        headers: dict[str, Any] = {"sent_at": reports.iso(time.time())}
+        if kind != "session":
+            headers["event_id"] = rid
+            trace = (payload.get("contexts") or {}).get("trace") or {}
+            if trace.get("trace_id"):
+                headers["trace"] = {k: v for k, v in {
+                    "trace_id": trace["trace_id"],
+                    "public_key": self.dsn.public_key if self.dsn else None,
+                    "release": payload.get("release"), "environment": payload.get("environment"),
+                    "transaction": payload.get("transaction"), "sample_rate": "1",
+                    "sampled": "true"}.items() if v is not None}  # fmt: skip
+        data = envelopes.serialize(headers, [(kind, payload)])
+        if self.echo:
+            from .echo import echo
+
+            echo(data)
+        self.outbox.put(data, created=created, report_id=rid)
+        if self.spool is not None:
+            with guard():
+                self.spool.put(data)
+
+    def _scrubber(self, record: dict[str, Any]) -> Scrubber:
+        from .scrub import Scrubber, machine_context
+
+        scrub = record.get("scrub") or {}
+        key = tuple(tuple(scrub.get(k) or ()) for k in ("patterns", "keys", "words"))
+        scrubber = self._scrubbers.get(key)
+        if scrubber is None:
+            try:
+                scrubber = Scrubber(machine_context(), patterns=key[0], keys=key[1])
+            except Exception:  # a pattern that does not compile here: the defaults, never none
+                scrubber = Scrubber(machine_context())
+            self._scrubbers[key] = scrubber
+        return scrubber
+
+    # -- the outbox → the server -----------------------------------------------------------------
+    def drain(self, deadline: float, *, backoff_wait: bool = True,
+              progress: Callable[[int], None] | None = None) -> SendResult:  # fmt: skip
+        """Deliver what is due until ``deadline``, the server fails, or nothing is left."""
+        sent = kept = held = dropped = 0
+        if self.poster is None:
+            return SendResult(0, len(self.outbox.pending()), 0, 0)
+        level = self.allowed()
+        while level is not None and time.time() < deadline:
+            now = time.time()
+            limits = self.outbox.rate_limits(now)
+            batch, stale = self._next_batch(now, limits, backoff_wait, level)
+            for entry in stale:  # rate-limited in a category that is not held: dropped
+                claim = self.outbox.claim(entry)
+                if claim is not None:
+                    self.outbox.drop(claim, "dropped_ratelimit")
+                    dropped += 1
+            if not batch:
+                break
+            claims = [c for c in (self.outbox.claim(e) for e in batch) if c is not None]
+            if not claims:
+                continue
+            outcome = self._deliver(claims)
+            sent += outcome.sent
+            dropped += outcome.dropped
+            if progress is not None:
+                progress(outcome.sent + outcome.dropped)
+            if outcome.kept:  # the server is down or failing: stop for now
+                break
+            if time.time() >= deadline:
+                break
+            level = self.allowed()  # switched off meanwhile: stop at once
+        pending = self.outbox.pending()
+        held = len(self.outbox.limited())
+        kept = len(pending) - held
+        return SendResult(sent, kept, held, dropped)
+
+    def _next_batch(self, now: float, limits: dict[str, float], backoff_wait: bool,
+                    level: str) -> tuple[list[Entry], list[Entry]]:  # fmt: skip
+        """The next entries to send together (sessions batched), and the rate-limited entries
+        that are dropped rather than held."""
+        batch: list[Entry] = []
+        stale: list[Entry] = []
+        for entry in sorted(self.outbox.pending(), key=_priority):
+            if ratelimits.until(entry.kinds, limits, now) > now:
+                if not ratelimits.held(entry.kinds):
+                    stale.append(entry)
+                continue
+            if backoff_wait and entry.not_before > now:
+                continue
+            if level == "errors" and set(entry.kinds) - {"event"}:
+                continue  # queued at level all; the user has since chosen crash reports only
+            if not batch:
+                batch.append(entry)
+                if entry.kinds != ("session",):
+                    break
+            elif entry.kinds == ("session",) and len(batch) < SESSIONS_PER_REQUEST:
+                batch.append(entry)
+        return batch, stale
+
+    def _deliver(self, claims: list[Claim]) -> SendResult:
+        """POST the claimed envelopes as one request and settle each by the answer."""
+        assert self.poster is not None
+        good: list[tuple[Claim, bytes]] = []
+        dropped = 0
+        for claim in claims:
+            try:
+                data = self.outbox.read_claim(claim)
+            except OSError:
+                data = b""
+            if envelopes.is_whole(data):
+                good.append((claim, data))
+            else:  # truncated or garbage: never sent, never retried
+                self.outbox.drop(claim, "dropped_corrupt")
+                dropped += 1
+        if not good:
+            return SendResult(0, 0, 0, dropped)
+        answer = self.poster.post(restamp(_merge([d for _, d in good])))
+        return self._settle(answer, [c for c, _ in good], dropped)
+
+    def _settle(self, answer: Answer, claims: list[Claim], dropped: int) -> SendResult:
+        now = time.time()
+        limits = ratelimits.parse(answer.rate_limits, answer.retry_after, answer.status, now)
+        if limits:
+            self.outbox.limit(limits)
+        status = answer.status
+        if status is not None and 200 <= status < 300:
+            for claim in claims:
+                self.outbox.done(claim)
+            return SendResult(len(claims), 0, 0, dropped)
+        if status == 429:
+            for claim in claims:
+                kinds = claim.entry.kinds
+                if ratelimits.held(kinds):
+                    self.outbox.retry(claim, ratelimits.until(kinds, limits, now), failed=False)
+                else:
+                    self.outbox.drop(claim, "dropped_ratelimit")
+                    dropped += 1
+            return SendResult(0, 0, 0, dropped)
+        if status is not None and 400 <= status < 500:
+            for claim in claims:
+                self.outbox.refused(claim, status)
+            return SendResult(0, 0, 0, dropped + len(claims))
+        # no answer, a redirect (a captive portal?), 5xx: keep, with backoff after a few tries
+        for claim in claims:
+            wait = backoff(claim.entry.attempts + 1)
+            self.outbox.retry(claim, now + wait if wait else 0.0)
+        return SendResult(0, len(claims), 0, dropped)
+
+    # -- Spotlight ---------------------------------------------------------------------------------
+    def copy_to_spotlight(self, deadline: float) -> int:
+        """POST each queued copy to the sidecar once (a sidecar that is not running loses them)."""
+        if self.spool is None or self.spotlight is None:
+            return 0
+        from .delivery.spotlight import post
+
+        copied = 0
+        for entry in self.spool.pending():
+            if time.time() >= deadline:
+                break
+            claim = self.spool.claim(entry)
+            if claim is None:
+                continue
+            with guard():
+                if post(self.spotlight, self.spool.read_claim(claim)):
+                    copied += 1
+            self.spool.drop(claim, "sent")
+        return copied
+
+    # -- the whole job -----------------------------------------------------------------------------
+    def work(self, deadline: float) -> None:
+        """Collect, deliver and copy until nothing is left or the time is up."""
+        with guard():
+            self.outbox.recover()
+        while time.time() < deadline:
+            if self.allowed() is None:
+                return
+            collected = self.collect()
+            before = len(self.outbox.pending())
+            result = self.drain(deadline)
+            self.copy_to_spotlight(deadline)
+            if not collected and (result.sent + result.dropped == 0 or not before):
+                return
+
+    def close(self) -> None:
+        if self.poster is not None:
+            self.poster.close()
+
+
+def _priority(entry: Entry) -> tuple[int, float]:
+    """Crash reports first, then sessions (release health), then the rest; oldest first."""
+    rank = 0 if "event" in entry.kinds else 1 if set(entry.kinds) <= {"session", "sessions"} else 2
+    return rank, entry.created
+
+
+def _merge(datas: list[bytes]) -> bytes:
+    """One envelope of the items of several (sessions sent together): the first one's header,
+    then every envelope's items."""
+    if len(datas) == 1:
+        return datas[0]
+    items = [d[d.index(b"\n") + 1 :].rstrip(b"\n") + b"\n" for d in datas]
+    return datas[0][: datas[0].index(b"\n") + 1] + b"".join(items)
+
+
+def _mtime(path: Any) -> float | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime if st.st_size else None
+
+
+# -- entry points ------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m crashreport.sender", add_help=True)
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--config")
+    parser.add_argument("--level", default="all", choices=("all", "errors"))
+    parser.add_argument("--dsn")
+    parser.add_argument("--spotlight")
+    parser.add_argument("--ca-certs")
+    parser.add_argument("--max-queued", type=int)
+    parser.add_argument("--max-queued-bytes", type=int)
+    parser.add_argument("--lock-fd", type=int)
+    parser.add_argument("--seconds", type=float, default=MAX_SECONDS)
+    return parser
+
+
+def _sender(ns: argparse.Namespace, echo: bool = False) -> Sender:
+    return Sender(ns.app, config=ns.config, level=ns.level, dsn=ns.dsn, spotlight=ns.spotlight,
+                  ca_certs=ns.ca_certs, max_queued=ns.max_queued,
+                  max_queued_bytes=ns.max_queued_bytes, echo=echo)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The detached sender: works while it holds the app's sender lock, then exits quietly."""
+    import signal
+
+    for sig in ("SIGHUP", "SIGINT", "SIGPIPE"):
+        if hasattr(signal, sig):
+            signal.signal(getattr(signal, sig), signal.SIG_IGN)
+    ns = _parser().parse_args(argv)
+    with guard():
+        sender = _sender(ns)
+        deadline = time.time() + max(1.0, ns.seconds)
+        lock = ns.lock_fd
+        try:
+            while lock is not None:
+                sender.work(deadline)
+                lock = _release_and_recheck(sender, lock, deadline)
+        finally:
+            sender.close()
+    return 0
+
+
+def _release_and_recheck(sender: Sender, lock: int, deadline: float) -> int | None:
+    """Let go of the lock; if a program left work meanwhile and no other sender took the lock,
+    take it back (a program that found the lock held started no sender of its own)."""
+    from .run.launch import take_lock
+
+    os.close(lock)
+    if time.time() >= deadline or sender.allowed() is None:
+        return None
+    if not (any(journal.ended_runs(sender.paths.runs_dir)) or sender.outbox.due()):
+        return None
+    return take_lock(sender.paths.sender_lock)
+
+
+def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> None:
+    """Deliver from inside the program at its exit, within ``timeout`` seconds: where no sender
+    can be started after exit (or in echo mode, to print this run's reports on its stderr)."""
+    from .run.launch import take_lock
+
+    ns = _parser().parse_args(args)
+    sender = _sender(ns, echo=echo)
+    paths = sender.paths
+    lock = take_lock(paths.sender_lock) if hasattr(os, "fork") else None
+    try:
+        sender.collect()
+        if timeout > 0:
+            sender.drain(time.time() + timeout)
+    finally:
+        sender.close()
+        if lock is not None:
+            os.close(lock)
+
+
+def send_from_memory(options: Any, datas: list[bytes]) -> None:
+    """Send reports that could not be written to disk, from inside the program at its exit,
+    within its exit bound (``options.exit_timeout``); what is not sent by then is lost."""
+    if not options.dsn:
+        return
+    deadline = time.time() + options.exit_timeout
+    poster = Poster(Dsn.parse(options.dsn), ca_certs=options.ca_certs,
+                    timeout=max(0.05, options.exit_timeout))  # fmt: skip
+    try:
+        for data in datas:
+            if time.time() >= deadline:
+                break
+            answer = poster.post(restamp(data))
+            if answer.status is None or answer.status >= 500:
+                break
+    finally:
+        poster.close()
+
+
+def send_now(app: str, *, config: str | None, dsn: str, timeout: float,
+             progress: Callable[[int, int], None] | None = None) -> SendResult:  # fmt: skip
+    """``crashreport send``: queue finished runs and deliver everything now, skipping the backoff
+    (the user asked) but never a server's rate limit. ``timeout`` bounds the whole send."""
+    from .run.launch import take_lock
+
+    sender = Sender(app, config=config, dsn=dsn, timeout=timeout)
+    lock = take_lock(sender.paths.sender_lock) if hasattr(os, "fork") else None
+    try:
+        if lock is not None:  # else a background sender is converting runs right now
+            sender.collect()
+        sender.outbox.recover()
+        total = len(sender.outbox.pending())
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            if progress is not None:
+                progress(done[0], total)
+
+        return sender.drain(time.time() + timeout, backoff_wait=False, progress=step)
+    finally:
+        sender.close()
+        if lock is not None:
+            os.close(lock)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
