@@ -418,12 +418,30 @@ def cmd_disable(target: Target, args: argparse.Namespace, out: TextIO, err: Text
         failure = exc
     if args.purge:
         outbox = _outbox(target)
-        count = outbox.purge() if outbox else 0
+        count = (outbox.purge() if outbox else 0) + _purge_runs(target.paths)
         print(f"deleted {count} queued or sent report file(s) from {target.paths.state_dir}",
               file=out)  # fmt: skip
     if failure:
         raise failure
     return 0
+
+
+def _purge_runs(paths: Paths) -> int:
+    """Delete the runs not yet reported and the copies waiting for Spotlight."""
+    from .delivery.outbox import Outbox
+
+    removed = Outbox(paths.spotlight_dir, paths.spotlight_dir / "sent").purge()
+    for folder, suffixes in ((paths.runs_dir, (".json", ".fault")),):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(suffixes):
+                with contextlib.suppress(OSError):
+                    os.unlink(folder / name)
+                    removed += name.endswith(".json")
+    return removed
 
 
 def cmd_reset_id(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -192,8 +192,11 @@ def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
     from .envelope_text import describe_item
     from .paths import Paths
 
+    from .sender import wait_and_collect
+
     with _home_as(home):
         paths = Paths.for_app("mytool")
+        wait_and_collect("mytool")
     outbox = Outbox(paths.outbox_dir, paths.sent_dir)
     event, others = None, []
     for entry in outbox.pending() + outbox.sent():

@@ -101,6 +101,7 @@ class Sender:
         self.dsn = Dsn.parse(dsn) if dsn else None
         self.poster = Poster(self.dsn, ca_certs=ca_certs, timeout=timeout) if self.dsn else None
         self.echo = echo
+        self.started = time.time()
         self._scrubbers: dict[tuple[Any, ...], Scrubber] = {}
         self._packages: dict[str, str] | None = None
 
@@ -427,7 +428,9 @@ def _release_and_recheck(sender: Sender, lock: int, deadline: float) -> int | No
     os.close(lock)
     if time.time() >= deadline or sender.allowed() is None:
         return None
-    if not (any(journal.ended_runs(sender.paths.runs_dir)) or sender.outbox.due()):
+    # New work only: what this sender failed to send waits for the next program's sender.
+    fresh = [e for e in sender.outbox.due() if e.created >= sender.started]
+    if not (fresh or any(journal.ended_runs(sender.paths.runs_dir))):
         return None
     return take_lock(sender.paths.sender_lock)
 
@@ -449,6 +452,25 @@ def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> No
         sender.close()
         if lock is not None:
             os.close(lock)
+
+
+def wait_and_collect(app: str, timeout: float = 10.0) -> None:
+    """Wait (at most ``timeout``) for a running sender of ``app`` to finish, then turn the runs
+    that are over into queued reports here (the demo and ``show`` want them now)."""
+    from .run.launch import take_lock
+
+    sender = Sender(app)
+    deadline = time.time() + timeout
+    lock = take_lock(sender.paths.sender_lock)
+    while lock is None and time.time() < deadline:
+        time.sleep(0.02)
+        lock = take_lock(sender.paths.sender_lock)
+    if lock is None:
+        return
+    try:
+        sender.collect()
+    finally:
+        os.close(lock)
 
 
 def send_from_memory(options: Any, datas: list[bytes]) -> None:

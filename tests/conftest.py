@@ -84,8 +84,12 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_python(home: Path, *args: str, env: dict[str, str] | None = None,
-               timeout: float = 30, cwd: Path | None = None) -> Run:  # fmt: skip
-    """Run ``python *args`` in a child process with the isolated HOME."""
+               timeout: float = 30, cwd: Path | None = None, wait: bool = True) -> Run:  # fmt: skip
+    """Run ``python *args`` in a child process with the isolated HOME.
+
+    With ``wait`` (the default), return only once the sender the run may have started after it
+    exited is done (:func:`settle`): what a run reports is then at the server, or still queued.
+    Tests of a server that hangs pass ``wait=False``."""
     import time
 
     start = time.monotonic()
@@ -97,7 +101,46 @@ def run_python(home: Path, *args: str, env: dict[str, str] | None = None,
         timeout=timeout,
         cwd=cwd or home,
     )
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    if wait:
+        settle(home=home)
+    return Run(proc.returncode, proc.stdout, proc.stderr, seconds)
+
+
+def settle(app: str = "mytool", timeout: float = 15.0, home: Path | None = None) -> None:
+    """Wait until the app's sender has finished (or ``timeout`` passed; the test's assertions
+    then say what is missing): no sender holds its lock three times in a row, 20 ms apart (a
+    sender lets go of the lock for a moment to look for late work before it exits). The app's
+    folders are those of ``home``, by default this process's HOME (the test's isolated one)."""
+    import fcntl
+    import time
+
+    from crashreport.paths import Paths
+
+    saved = os.environ.get("HOME")
+    if home is not None:
+        os.environ["HOME"] = str(home)
+    try:
+        paths = Paths.for_app(app)
+    finally:
+        if saved is not None:
+            os.environ["HOME"] = saved
+    deadline = time.monotonic() + timeout
+    free = 0
+    while time.monotonic() < deadline and free < 3:
+        try:  # never created here: the folder may be one a test keeps untouched
+            fd = os.open(paths.sender_lock, os.O_RDWR)
+        except OSError:
+            free += 1
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free += 1
+            except OSError:
+                free = 0
+            finally:
+                os.close(fd)
+        time.sleep(0.02)
 
 
 def run_mytool(home: Path, *args: str, **kwargs: object) -> Run:

@@ -186,11 +186,13 @@ class SentryServer:
 
     #: Size of the ``huge`` answer's body.
     HUGE_BODY = 50 * 1024 * 1024
+    #: The body is sent in these (made once, so that a test tracing memory sees only its own).
+    CHUNK = b"0" * (1024 * 1024)
 
     def _big_body(self, h: BaseHTTPRequestHandler, *, endless: bool) -> None:
         """200 and a body of HUGE_BODY bytes, or one that never ends (until 60 s)."""
         h.close_connection = True
-        chunk = b"0" * (1024 * 1024)
+        chunk = self.CHUNK
         try:
             h.send_response(200)
             h.send_header("Content-Type", "application/json")

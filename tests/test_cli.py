@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import Run, run_mytool, run_python
+from .conftest import Run, run_mytool, run_python, settle
 
 COMMENTED = """\
 # mytool config: my notes must survive
@@ -216,6 +216,7 @@ def crash_locally(home: Path, times: int = 1) -> None:
         run = run_mytool(home, "crash", env={"MYTOOL_TELEMETRY": "1"})
         assert run.returncode == 1
         assert "FileNotFoundError" in run.stderr  # the host's own traceback still prints
+        settle()  # the sender turns the run into its session and usage record
 
 
 def test_show_lists_queued_reports_for_a_person(home: Path) -> None:

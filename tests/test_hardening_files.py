@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from crashreport.delivery import SendResult, send_pending
 from crashreport.delivery.outbox import Outbox, is_envelope
 from crashreport.paths import Paths
+from crashreport.sender import SendResult, send_now
 
 from .conftest import run_mytool
 from .sentry_server import SentryServer
-from .test_delivery import check_host_unchanged, event_ids, on, outbox, patient
+from .test_delivery import check_host_unchanged, event_ids, next_run, on, outbox
 from .test_outbox import envelope
 
 NOBODY = 65534
@@ -90,7 +90,7 @@ def test_a_queued_name_linking_outside_is_never_sent_read_or_overwritten(
     link.symlink_to(secret)
     claimed_link = box.directory / (queued_name("6" * 32) + ".claimed-999999-1-abcdef01")
     claimed_link.symlink_to(secret)
-    run_mytool(home, "hello", env=patient(home, sentry_server))
+    next_run(home, sentry_server)
     assert event_ids(sentry_server) == ["1" * 32]
     assert secret.read_bytes() == secret_data  # never written through
     assert link.is_symlink() and claimed_link.is_symlink()  # left alone, not followed
@@ -121,8 +121,8 @@ def test_a_garbage_or_truncated_file_is_dropped_counted_and_never_sent(
     box.put(good)
     assert not is_envelope(data)
     assert is_envelope(good)
-    result = send_pending(box, sentry_server.dsn, timeout=2)
-    assert result == SendResult(sent=1, kept=0, dropped=1)
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert result == SendResult(sent=1, kept=0, held=0, dropped=1)
     assert event_ids(sentry_server) == ["2" * 32]
     assert box.stats()["dropped_corrupt"] == 1
     assert box.pending() == []
@@ -143,8 +143,8 @@ def test_a_huge_planted_file_is_refused_without_being_read(
     huge2 = box.directory / queued_name("9" * 32)
     with open(huge2, "wb") as f:
         f.truncate(2 * 1024**3)
-    result = send_pending(box, sentry_server.dsn, timeout=2)
-    assert result == SendResult(sent=1, kept=0, dropped=1)
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert result == SendResult(sent=1, kept=0, held=0, dropped=1)
     assert event_ids(sentry_server) == ["3" * 32]
     assert not huge2.exists()
 
@@ -186,7 +186,7 @@ def test_names_off_the_scheme_are_ignored_never_sent_never_deleted(
     folder = box.directory / queued_name("d" * 32)
     folder.mkdir()  # a folder named like an entry
     assert [e.event_id for e in box.pending()] == ["4" * 32]
-    run = run_mytool(home, "hello", env=patient(home, sentry_server))
+    run = next_run(home, sentry_server)
     assert run.returncode == 0 and "crashreport:" not in run.stderr
     assert event_ids(sentry_server) == ["4" * 32]
     for name in ODD_NAMES:
@@ -203,7 +203,7 @@ def test_a_fifo_named_like_an_entry_never_blocks_a_run(
     box.put(envelope(event_id="c" * 32))
     fifo = box.directory / queued_name("f" * 32)
     os.mkfifo(fifo, 0o600)
-    run = run_mytool(home, "hello", env=patient(home, sentry_server), timeout=20)
+    run = next_run(home, sentry_server, timeout=20)
     assert run.returncode == 0 and "crashreport:" not in run.stderr
     assert event_ids(sentry_server) == ["c" * 32]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_mytool, run_python
+from .conftest import run_python
 from .sentry_server import SentryServer, parse_envelope
-from .test_delivery import outbox, patient
+from .test_delivery import next_run, outbox
 
 
 def test_fork_does_not_duplicate_the_session(home: Path, sentry_server: SentryServer) -> None:
@@ -115,7 +115,7 @@ def test_multiprocessing_workers_share_the_run_and_their_errors_arrive(
         parsed = parse_envelope(box.read(entry))
         assert parsed.items, entry
     # The next run delivers what the workers queued, if the parent did not already.
-    run_mytool(home, "hello", env=patient(home, sentry_server))
+    next_run(home, sentry_server)
     events = [e for e in sentry_server.items("event") if e.get("logger") == "worker"]
     assert len(events) == 1
     assert events[0]["logentry"]["message"] == "worker %d failed (%s)"

@@ -215,7 +215,7 @@ def test_track_and_count_cost_nothing_when_off(home: Path) -> None:
     with crashreport.track("x") as action:
         crashreport.count("n")
     assert action.outcome == "ok"
-    from crashreport import usage
+    from crashreport.run import usage
 
     assert usage.SINK is None and usage.COUNTERS.snapshot() == {}
 

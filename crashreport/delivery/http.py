@@ -21,6 +21,7 @@ import http.client
 import os
 import socket
 import ssl
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._record import Record
@@ -30,6 +31,9 @@ from .._record import Record
 #: waited for rather than sent the same report again.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
+#: Seconds one request may take in all: a server that trickles its answer a byte at a time
+#: never trips the read timeout, so the connection is shut down at this bound.
+REQUEST_DEADLINE = 60.0
 #: Bytes of an answer's body that are read (and thrown away) before the connection is closed.
 MAX_BODY = 64 * 1024
 USER_AGENT = "crashreport/0.1"
@@ -80,6 +84,34 @@ class Answer(Record):
     error: str | None
 
 
+class _Reader:
+    """The answer's stream, noting whether it ended inside the headers (a cut-off answer)."""
+
+    def __init__(self, fp: Any) -> None:
+        self._fp, self.eof = fp, False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._fp.readline(limit)
+        if not line:
+            self.eof = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's answer, except that headers the server never finished are no answer:
+    http.client takes the end of the stream for the end of the headers."""
+
+    truncated = False
+
+    def begin(self) -> None:
+        reader = self.fp = _Reader(self.fp)  # type: ignore[assignment]
+        super().begin()
+        self.truncated = reader.eof
+
+
 class Poster:
     """POSTs envelopes to one DSN, reusing one connection (keep-alive) while it stays open."""
 
@@ -89,6 +121,7 @@ class Poster:
         #: (connect, read) timeouts; ``timeout`` caps both (a user waiting on ``send``).
         self._timeouts = (min(CONNECT_TIMEOUT, timeout or CONNECT_TIMEOUT),
                           min(READ_TIMEOUT, timeout or READ_TIMEOUT))  # fmt: skip
+        self._deadline = min(REQUEST_DEADLINE, 2 * timeout) if timeout else REQUEST_DEADLINE
         self._environ = dict(os.environ if environ is None else environ)
         self._ca_certs = ca_certs
         self._conn: http.client.HTTPConnection | None = None
@@ -138,6 +171,7 @@ class Poster:
         self._proxy_headers = headers if plain_proxy else {}
         if tunnel:
             conn.set_tunnel(self.dsn.host, self.dsn.port, headers=headers)
+        conn.response_class = _Response
         conn.connect()
         if conn.sock is not None:
             conn.sock.settimeout(read_timeout)
@@ -145,7 +179,27 @@ class Poster:
 
     # -- one request ---------------------------------------------------------------------------
     def post(self, data: bytes) -> Answer:
-        """POST one serialized envelope (gzip); never raises."""
+        """POST one serialized envelope (gzip); never raises, never takes longer than the
+        request deadline."""
+        import threading
+
+        timer = threading.Timer(self._deadline, self._abort)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._post(data)
+        finally:
+            timer.cancel()
+
+    def _abort(self) -> None:
+        """The request took too long: shut its socket down (the blocked read then returns)."""
+        conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _post(self, data: bytes) -> Answer:
         body = gzip.compress(data, compresslevel=6)
         headers = {
             "Content-Type": "application/x-sentry-envelope",
@@ -161,6 +215,9 @@ class Poster:
                 self._conn.request("POST", self._target, body=body,
                                    headers={**headers, **self._proxy_headers})  # fmt: skip
                 response = self._conn.getresponse()
+                if getattr(response, "truncated", False):
+                    self.close()
+                    return Answer(error="the answer was cut off")
                 answer = Answer(status=response.status,
                                 retry_after=response.getheader("Retry-After"),
                                 rate_limits=response.getheader("X-Sentry-Rate-Limits"))  # fmt: skip

@@ -129,7 +129,18 @@ def _pid_alive(pid: int) -> bool:
         return False
     except OSError:
         return True  # exists, not ours (EPERM), or we cannot tell: assume alive
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that died but was not reaped yet (a detached sender's parent may never reap
+    it): gone for our purposes. Linux only; elsewhere the claim's age decides."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat_line = f.read(512)
+    except OSError:
+        return False
+    return stat_line[stat_line.rfind(b")") + 2 : stat_line.rfind(b")") + 3] in (b"Z", b"X")
 
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

@@ -255,7 +255,9 @@ class Run:
     def deliver(self, *, at_exit: bool) -> None:
         """Start the sender, unless one is running: at exit, or while the program runs after it
         reported an error. Where no sender can be started, deliver in-process at exit only, with
-        the bounded exit wait."""
+        the bounded exit wait. Not at all where the state folder is unusable (no journal)."""
+        if not self.journaled:
+            return
         o = self.options
         args = ["--app", o.app, "--level", "errors" if self.level is Level.ERRORS else "all"]
         if o.config is not None:

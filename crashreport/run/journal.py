@@ -42,18 +42,26 @@ UNLOCKED_STALE_SECONDS = 24 * 3600.0
 
 
 def ensure_dir(path: Path) -> None:
-    """Create ``path`` (0700, parents too) and refuse it if it is a link or not ours."""
+    """Create ``path`` (0700, parents too) and refuse it if it, or its parent, is a link or not
+    ours: nothing is created inside a folder another user owns."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+        _check_dir(path.parent, os.lstat(path.parent))
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
         st = os.lstat(path)
+    _check_dir(path, st)
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+
+
+def _check_dir(path: Path, st: os.stat_result) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(20, "not a folder (a link or a file)", str(path))
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         raise PermissionError(1, "folder owned by another user", str(path))
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, 0o700)
 
 
 def write(path: Path, record: dict[str, Any]) -> None:
