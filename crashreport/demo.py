@@ -191,7 +191,6 @@ def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
     from .delivery.outbox import Outbox
     from .envelope_text import describe_item
     from .paths import Paths
-
     from .sender import wait_and_collect
 
     with _home_as(home):

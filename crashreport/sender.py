@@ -170,6 +170,11 @@ class Sender:
         left.remove()
 
     def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float) -> None:
+        from .delivery.outbox import MAX_AGE_EVENT, MAX_AGE_SESSION
+
+        if time.time() - created > (MAX_AGE_SESSION if kind == "session" else MAX_AGE_EVENT):
+            self.outbox.count("dropped_old")  # Sentry would refuse it: never queued
+            return
         headers: dict[str, Any] = {"sent_at": reports.iso(time.time())}
         if kind != "session":
             headers["event_id"] = rid
@@ -393,10 +398,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _sender(ns: argparse.Namespace, echo: bool = False) -> Sender:
+def _sender(ns: argparse.Namespace, echo: bool = False, timeout: float | None = None) -> Sender:
     return Sender(ns.app, config=ns.config, level=ns.level, dsn=ns.dsn, spotlight=ns.spotlight,
                   ca_certs=ns.ca_certs, max_queued=ns.max_queued,
-                  max_queued_bytes=ns.max_queued_bytes, echo=echo)  # fmt: skip
+                  max_queued_bytes=ns.max_queued_bytes, echo=echo, timeout=timeout)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,7 +446,7 @@ def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> No
     from .run.launch import take_lock
 
     ns = _parser().parse_args(args)
-    sender = _sender(ns, echo=echo)
+    sender = _sender(ns, echo=echo, timeout=timeout or None)
     paths = sender.paths
     lock = take_lock(paths.sender_lock) if hasattr(os, "fork") else None
     try:

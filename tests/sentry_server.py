@@ -80,6 +80,12 @@ class SentryServer:
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
         self.requests = 0
+        #: Seconds every answer waits, as a real server far away (a TLS round trip).
+        self.latency = 0.0
+        #: Extra headers on every answer (Bugsink sends X-Sentry-Rate-Limits with each 200).
+        self.answer_headers: dict[str, str] = {}
+        self.concurrent = 0
+        self.max_concurrent = 0
         self._mode = "ok"
         self._retry_after = 1
         self._cond = threading.Condition()
@@ -112,7 +118,7 @@ class SentryServer:
         return f"http://public0key@127.0.0.1:{self.port}/1"
 
     def fault(self, mode: str, retry_after: int = 1) -> None:
-        """ok | refuse | hang | 500 | 429 | 413 | 400 | garbage | reset | slow | huge | endless |
+        """ok | refuse | hang | 500 | 429 | 413 | 403 | 400 | garbage | reset | slow | huge | endless |
         headers | trickle.
 
         ``huge`` accepts the envelope and answers 200 with a 50 MiB body; ``endless`` accepts it
@@ -138,9 +144,21 @@ class SentryServer:
             self._release.clear()
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self._cond:
+            self.concurrent += 1
+            self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            self._answer_request(h)
+        finally:
+            with self._cond:
+                self.concurrent -= 1
+
+    def _answer_request(self, h: BaseHTTPRequestHandler) -> None:
         mode = self._mode
         with self._cond:
             self.requests += 1
+        if self.latency:
+            time.sleep(self.latency)
         if mode == "hang":
             self._release.wait(60)
             h.close_connection = True
@@ -157,7 +175,7 @@ class SentryServer:
             h.wfile.write(b"\x00\xffnot http at all\r\n\r\n")
             h.close_connection = True
             return
-        if mode in ("500", "400", "413"):
+        if mode in ("500", "400", "403", "413"):
             self._answer(h, int(mode), b"{}")
             return
         if mode == "429":
@@ -182,7 +200,8 @@ class SentryServer:
         if mode in ("huge", "endless"):
             self._big_body(h, endless=mode == "endless")
             return
-        self._answer(h, 200, json.dumps({"id": env.headers.get("event_id")}).encode())
+        self._answer(h, 200, json.dumps({"id": env.headers.get("event_id")}).encode(),
+                     self.answer_headers)
 
     #: Size of the ``huge`` answer's body.
     HUGE_BODY = 50 * 1024 * 1024

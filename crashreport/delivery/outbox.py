@@ -510,6 +510,10 @@ class Outbox:
         finally:
             os.close(fd)
 
+    def count(self, counter: str, n: int = 1) -> None:
+        """Count a report dropped before it was queued (``dropped_old``, ...)."""
+        self._count(counter, n)
+
     def _count(self, counter: str, n: int = 1, **notes: Any) -> None:
         """Add ``n`` to a counter in ``.stats.json``; ``notes`` are stored beside it as they are."""
         with contextlib.suppress(OSError):
