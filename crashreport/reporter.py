@@ -22,7 +22,7 @@ from sentry_sdk.integrations.excepthook import ExcepthookIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.threading import ThreadingIntegration
 
-from . import _exit, echo, usage
+from . import _exit, appcode, echo, runrecord, usage
 from ._safe import guard, warn
 from .config import Settings, looks_like_dsn
 from .consent import Level
@@ -30,6 +30,7 @@ from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
+from .release import check_environment, check_release
 from .scrub import Scrubber, machine_context
 from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
@@ -85,7 +86,10 @@ class Reporter:
         self.packages = packages
         self._user_before_send = before_send
         self.scrubber = scrubber or Scrubber(machine_context())
-        self.transport = ScrubbingTransport(None, self.scrubber, self._send)
+        # The DSN's public key goes into each envelope's trace header, as sentry-sdk's own
+        # transport does: Relay discards a trace header without it.
+        self.transport = ScrubbingTransport({"dsn": dsn} if dsn else None, self.scrubber,
+                                            self._send)  # fmt: skip
         self.outbox: Outbox | None = None
         self.courier: Courier | None = None
         #: A multiprocessing worker (spawned, or forked then init'ed): it reports its errors,
@@ -203,6 +207,7 @@ class Reporter:
     def _before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         if self.level is Level.OFF:
             return None
+        appcode.mark_frames(event, appcode.for_app(self.app))
         if self._user_before_send is not None:
             result = None
             with guard():
@@ -216,7 +221,12 @@ class Reporter:
     def _before_send_transaction(
         self, event: dict[str, Any], hint: dict[str, Any]
     ) -> dict[str, Any] | None:
-        return event if self.level is Level.ALL else None
+        if self.level is not Level.ALL:
+            return None
+        measured = runrecord.measurements(self.counters.snapshot())
+        if measured:
+            event["measurements"] = measured
+        return event
 
     # -- the run -----------------------------------------------------------------------------
     def _start_run(self) -> None:
@@ -271,7 +281,8 @@ class Reporter:
         if isinstance(action.data.get("status_code"), int):
             span.set_http_status(action.data["status_code"])
         else:
-            span.set_status("ok" if action.outcome == "ok" else "unknown_error")
+            outcome = "ok" if action.outcome == "ok" else "crashed" if action.error_type else "failed"
+            span.set_status(runrecord.run_status(outcome, action.data.get("exit_code")))
         span.finish(end_timestamp=datetime.fromtimestamp(action.start_wall + action.duration,
                                                           timezone.utc))  # fmt: skip
 
@@ -315,13 +326,13 @@ class Reporter:
     def _outcome(self) -> tuple[str, str, int]:
         """(outcome, span status, exit code) of this run."""
         if isinstance(self._crash, KeyboardInterrupt):
-            return "interrupted", "cancelled", 130
-        if self._crash is not None:
-            return "crashed", "internal_error", 1
-        code = _exit.exit_code()
-        if code:
-            return "failed", "unknown_error", code
-        return "ok", "ok", 0
+            outcome, code = "interrupted", runrecord.INTERRUPTED
+        elif self._crash is not None:
+            outcome, code = "crashed", 1
+        else:
+            code = _exit.exit_code()
+            outcome = "failed" if code else "ok"
+        return outcome, runrecord.run_status(outcome, code), code
 
     @staticmethod
     def _capture_unhandled(exc: BaseException) -> None:
@@ -380,13 +391,19 @@ def start(
              "using one for this run only")  # fmt: skip
         user_id = uuid.uuid4().hex
     packages = package_versions(app)
+    checked = (check_release(f"{app}@{version or packages.get(app) or '0+unknown'}",
+                             fallback=f"{app}@0+unknown"),
+               check_environment(settings.environment or environment or "production"))
+    for check in checked:
+        if check.warning:
+            warn(check.warning)
     return Reporter(
         app=app,
-        release=f"{app}@{version or packages.get(app) or '0+unknown'}",
+        release=checked[0].value,
         user_id=user_id,
         level=level,
         dsn=settings.dsn or dsn,
-        environment=settings.environment or environment or "production",
+        environment=checked[1].value,
         subcommand=subcommand,
         packages=packages,
         before_send=before_send,
