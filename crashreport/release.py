@@ -2,7 +2,8 @@
 
 Sentry's ingest (Relay) validates both with ``sentry-release-parser`` (``validate_release``,
 ``validate_environment``): a session whose release is refused is dropped without a word, every
-session of that release; an environment that is refused is removed. The rules:
+session of that release, and an error event loses its release; an environment that is refused
+is removed. The rules:
 
 - at most 200 bytes (release) or 64 bytes (environment), counted in UTF-8;
 - not ``.`` or ``..``, nor ``latest`` (release) or ``none`` (environment), in any case;

@@ -23,6 +23,7 @@ from .conftest import run_python
 from .sentry_server import SentryServer
 
 PROPS = settings(max_examples=strategies.examples(300), deadline=None)
+NORMALIZER = sentry_relay.StoreNormalizer(project_id=1)
 #: Names with the characters that matter: separators, whitespace, controls, long UTF-8.
 ALPHABET = "ab.@1-_ /\\\t\n\r\x00\x1f\x7f\x85é€😀 latestLATEST"
 names = st.text(st.sampled_from(ALPHABET), max_size=120) | st.text()
@@ -43,7 +44,9 @@ def relay_accepts(release: str) -> bool:
 @example("é" * 100)
 @example("é" * 101)
 @example("latest")
+@example("LaTeSt")
 @example("..")
+@example("a\\b")
 def test_release_rules_are_relays(value: str) -> None:
     if value == value.strip():
         assert (refusal(value, RELEASE) is None) == relay_accepts(value)
@@ -60,6 +63,8 @@ def test_release_rules_are_relays(value: str) -> None:
 def test_what_is_sent_is_accepted(value: str) -> None:
     checked = check_release(value, fallback="app@0+unknown")
     assert relay_accepts(checked.value) and checked.value == checked.value.strip()
+    assert NORMALIZER.normalize_event({"message": "x", "release": checked.value})["release"] \
+        == checked.value  # an error event keeps it as it is
     assert checked.value
     assert (checked.warning is None) == (checked.value == value)
     env = check_environment(value)
