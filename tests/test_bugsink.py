@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 
 from .conftest import ROOT, Run, run_mytool
+from .processes import require, stop, wait_until_up
 from .test_spotlight import (
     CANARY_USER,
-    CHROMIUM,
     E2E,
     FILE_CANARY,
-    IN_CI,
     TelemetrySink,
     _free_port,
     _leaks,
+    browser_pieces,
 )
 
 pytestmark = pytest.mark.e2e
@@ -64,15 +64,6 @@ class Bugsink:
             return json.loads(response.read())
 
 
-def _require(pieces: dict[str, bool]) -> None:
-    missing = [name for name, present in pieces.items() if not present]
-    if missing:
-        message = "Bugsink e2e needs: " + ", ".join(missing)
-        if IN_CI:
-            pytest.fail(message + " (CI=true: missing pieces fail)")
-        pytest.skip(message)
-
-
 def _manage(env: dict[str, str], cwd: Path, *args: str) -> str:
     proc = subprocess.run([str(VENV / "bugsink-manage"), *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -95,7 +86,7 @@ BUGSINK["ALERTS_WEBHOOK_OUTBOUND_MODE"] = "allowlist_only"
 
 @pytest.fixture(scope="session")
 def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
-    _require({"Bugsink (bash scripts/install-e2e.sh)": (VENV / "gunicorn").exists()})
+    require("Bugsink e2e", {"Bugsink (bash scripts/install-e2e.sh)": (VENV / "gunicorn").exists()})
     base = tmp_path_factory.mktemp("bugsink")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -123,7 +114,7 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
         env=env, cwd=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_ready(url, server, base / "gunicorn.log")
+        wait_until_up(f"{url}/health/ready", server, base / "gunicorn.log", "Bugsink", 60)
         instance = Bugsink(url, "", 0, token, access_log, sink)
         team = instance.api("teams/", {"name": "e2e"})
         project = instance.api("projects/", {"name": "mytool", "team": team["id"],
@@ -133,30 +124,11 @@ def bugsink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugsink]:
         instance.dsn = instance.api(f"projects/{instance.project}/")["dsn"]
         yield instance
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+        stop(server)
         log.close()
         sink.close()
     # Bugsink never tried to reach anything off this machine (phone-home, e-mail, webhooks).
     assert sink.connects == []
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("Bugsink did not start: " + log.read_text(errors="replace"))
-        time.sleep(0.2)
 
 
 def _crash(home: Path, dsn: str, file: str) -> Run:
@@ -251,10 +223,7 @@ def test_a_wrong_dsn_key_gets_403(bugsink: Bugsink, home: Path) -> None:
 def test_the_issue_page_shows_it_and_nothing_personal(
     bugsink: Bugsink, crash: Crash, tmp_path: Path
 ) -> None:
-    _require({"node (apt-get install nodejs)": shutil.which("node") is not None,
-              "playwright-core (bash scripts/install-e2e.sh)":
-                  (E2E / "node_modules" / "playwright-core").is_dir(),
-              "/usr/bin/chromium (apt-get install chromium)": CHROMIUM.exists()})  # fmt: skip
+    require("Bugsink's pages", browser_pieces())
     shots = tmp_path / "shots"
     shots.mkdir()
     config = {"url": bugsink.url, "userDataDir": str(tmp_path / "chromium"), "user": USER,
