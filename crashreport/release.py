@@ -9,9 +9,9 @@ is removed. The rules:
 - not ``.`` or ``..``, nor ``latest`` (release) or ``none`` (environment), in any case;
 - no ``/``, ``\\``, tab, newline or other control character (``\\x00``-``\\x1f``, ``\\x7f``).
 
-Relay also trims the release of an error event (not of a session), so surrounding whitespace
-would split one release in two. Here a name is trimmed, each run of refused characters becomes
-``-``, and it is cut to its byte limit; a name that is still refused gives way to a fallback.
+Relay trims the release of an error event but not of a session, so surrounding whitespace would
+split one release in two. Here a name is trimmed, each run of refused characters becomes ``-``,
+and it is cut to its byte limit; a name that is still refused gives way to a fallback.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def sanitise(value: str, rules: Rules) -> str:
 
 def check(value: str, rules: Rules, fallback: str) -> Checked:
     """The name to send for ``value``: as it is when Relay takes it, else mended or ``fallback``."""
-    if value == value.strip() and refusal(value, rules) is None and value:
+    reason = refusal(value, rules)
+    if reason is None and value and value == value.strip():
         return Checked(value)
-    reason = refusal(value, rules) or ("empty" if not value.strip() else "surrounding whitespace")
+    reason = reason or ("empty" if not value.strip() else "surrounding whitespace")
     clean = sanitise(value, rules)
     if not clean or refusal(clean, rules) is not None:
         clean = sanitise(fallback, rules)

@@ -30,7 +30,7 @@ from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
-from .release import check_environment, check_release
+from .release import DEFAULT_ENVIRONMENT, check_environment, check_release
 from .scrub import Scrubber, machine_context
 from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
@@ -207,7 +207,8 @@ class Reporter:
     def _before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         if self.level is Level.OFF:
             return None
-        appcode.mark_frames(event, appcode.for_app(self.app))
+        with guard():
+            appcode.mark_frames(event, appcode.for_app(self.app))
         if self._user_before_send is not None:
             result = None
             with guard():
@@ -223,9 +224,10 @@ class Reporter:
     ) -> dict[str, Any] | None:
         if self.level is not Level.ALL:
             return None
-        measured = runrecord.measurements(self.counters.snapshot())
-        if measured:
-            event["measurements"] = measured
+        with guard():
+            measured = runrecord.measurements(self.counters.snapshot())
+            if measured:
+                event["measurements"] = measured
         return event
 
     # -- the run -----------------------------------------------------------------------------
@@ -391,19 +393,19 @@ def start(
              "using one for this run only")  # fmt: skip
         user_id = uuid.uuid4().hex
     packages = package_versions(app)
-    checked = (check_release(f"{app}@{version or packages.get(app) or '0+unknown'}",
-                             fallback=f"{app}@0+unknown"),
-               check_environment(settings.environment or environment or "production"))
-    for check in checked:
-        if check.warning:
-            warn(check.warning)
+    release = check_release(f"{app}@{version or packages.get(app) or '0+unknown'}",
+                            fallback=f"{app}@0+unknown")
+    env = check_environment(settings.environment or environment or DEFAULT_ENVIRONMENT)
+    for checked in (release, env):
+        if checked.warning:
+            warn(checked.warning)
     return Reporter(
         app=app,
-        release=checked[0].value,
+        release=release.value,
         user_id=user_id,
         level=level,
         dsn=settings.dsn or dsn,
-        environment=checked[1].value,
+        environment=env.value,
         subcommand=subcommand,
         packages=packages,
         before_send=before_send,

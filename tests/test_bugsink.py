@@ -190,6 +190,7 @@ def test_the_issue_as_the_app_author_needs_it(bugsink: Bugsink, crash: Crash) ->
     posts = [line for line in bugsink.access_log.read_text().splitlines()
              if f"POST /api/{bugsink.project}/envelope/" in line]  # fmt: skip
     assert len(posts) >= 4 and all('HTTP/1.1" 200 ' in line for line in posts), posts
+    assert bugsink.sink.connects == []  # and it tried to reach nothing off this machine
 
 
 def test_a_wrong_dsn_key_gets_403(bugsink: Bugsink, home: Path) -> None:

@@ -69,11 +69,12 @@ def zipapp(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     return target
 
 
-def _editable_launcher() -> Path:
+def editable(argv: list[str]) -> list[str]:
+    """``argv``, run against this checkout's editable install of mytool (as .ci/run makes it)."""
     direct = metadata.distribution("mytool").read_text("direct_url.json") or "{}"
     if not json.loads(direct).get("dir_info", {}).get("editable"):
         pytest.skip("mytool is not installed editable here (pip install -e examples/mytool)")
-    return Path(sys.executable).parent / "mytool"
+    return argv
 
 
 #: Each kind: how to build the command line, given the pytest request (for its fixtures).
@@ -82,8 +83,8 @@ KINDS: dict[str, Callable[[pytest.FixtureRequest], list[str]]] = {
     "venv-python-m": lambda r: [str(r.getfixturevalue("venv") / "bin" / "python"), "-m", "mytool"],
     "pipx": lambda r: [str(r.getfixturevalue("pipx_bin") / "mytool")],
     "zipapp": lambda r: [sys.executable, str(r.getfixturevalue("zipapp"))],
-    "editable-script": lambda r: [str(_editable_launcher())],
-    "editable-python-m": lambda r: [sys.executable, "-m", "mytool"] if _editable_launcher() else [],
+    "editable-script": lambda r: editable([str(Path(sys.executable).parent / "mytool")]),
+    "editable-python-m": lambda r: editable([sys.executable, "-m", "mytool"]),
 }
 
 
