@@ -21,7 +21,9 @@ from sentry_sdk.integrations.dedupe import DedupeIntegration
 from sentry_sdk.transport import Transport
 from sentry_sdk.utils import event_from_exception
 
+from . import appcode
 from ._safe import guard, warn
+from .consent import Level
 from .delivery.outbox import Outbox
 from .metadata import package_versions, release_for
 from .run import MAX_BREADCRUMBS
@@ -143,6 +145,7 @@ class Capture:
             max_breadcrumbs=MAX_BREADCRUMBS,
             before_send=cast(Any, self._before_send),
             send_client_reports=False,
+            traces_sample_rate=1.0,  # no transaction is made here; the trace header says so
             transport=self.transport,
             keep_alive=False,
         )
@@ -156,8 +159,23 @@ class Capture:
         scope.set_context("runtime", {"name": platform.python_implementation(),
                                       "version": platform.python_version()})  # fmt: skip
         scope.set_context("packages", dict(self.packages))
-        # The run's trace: a crash shows up inside the run's usage record in Sentry.
-        sentry_sdk.continue_trace({"sentry-trace": f"{run.trace_id}-{run.span_id}-1"})
+        if run.level is Level.ALL:
+            # The run's trace: a crash shows up inside the run's usage record in Sentry, and its
+            # envelope carries the same trace header (sampling context) as the usage record's.
+            sentry_sdk.continue_trace({"sentry-trace": f"{run.trace_id}-{run.span_id}-1",
+                                       "baggage": self._baggage()})  # fmt: skip
+
+    def _baggage(self) -> str:
+        from urllib.parse import quote
+
+        from .reports import trace_header
+
+        run, dsn = self.run, self.run.options.dsn
+        record = {"trace_id": run.trace_id, "environment": run.options.environment,
+                  "level": run.level.value, "subcommand": run.subcommand, "app": run.options.app}
+        key = client_key(dsn) if dsn else None
+        header = trace_header(record, self.release, key)
+        return ",".join(f"sentry-{k}={quote(v, safe='')}" for k, v in header.items())
 
     def set_subcommand(self, name: str | None) -> None:
         sentry_sdk.get_global_scope().set_tag("subcommand", name)
@@ -197,6 +215,8 @@ class Capture:
         return self.transport.queued > before
 
     def _before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+        with guard():
+            appcode.mark_frames(event, appcode.for_app(self.run.options.app))
         before_send = self.run.options.before_send
         if before_send is not None:
             result = None
@@ -207,6 +227,15 @@ class Capture:
             event = result
         event["modules"] = dict(self.packages)
         return event
+
+
+def client_key(dsn: str) -> str | None:
+    from .delivery.http import Dsn
+
+    try:
+        return Dsn.parse(dsn).public_key
+    except ValueError:
+        return None
 
 
 def _utc(timestamp: float) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ._record import Record
+from .release import ENVIRONMENT, refusal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,9 +143,10 @@ def settings_from_mapping(data: object, *, where: str, path: Path | None = None)
     if dsn is not None and not (isinstance(dsn, str) and looks_like_dsn(dsn)):
         return bad("dsn", "is not a Sentry DSN (https://<key>@<host>/<project>)")
     environment = section.get("environment")
-    if environment is not None and not (isinstance(environment, str) and 0 < len(environment) <= 64
-                                        and "\n" not in environment and "/" not in environment):
-        return bad("environment", "must be a short name without '/' or newlines")
+    if environment is not None and not (isinstance(environment, str) and environment.strip()
+                                        and refusal(environment, ENVIRONMENT) is None):
+        return bad("environment", "must be a name Sentry accepts (at most 64 bytes, no '/', '\\' "
+                                  "or control characters, not 'none')")
     spotlight = section.get("spotlight")
     if spotlight is not None and not isinstance(spotlight, bool) and not (
         isinstance(spotlight, str) and spotlight.startswith(("http://", "https://"))

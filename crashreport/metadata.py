@@ -40,7 +40,10 @@ def package_versions(app: str) -> dict[str, str]:
 
 
 def release_for(app: str, version: str | None, packages: dict[str, str] | None = None) -> str:
-    """``app@version``: the version the app author passed, else its installed distribution's."""
+    """``app@version``: the version the app author passed, else its installed distribution's;
+    mended where Sentry would refuse it (:mod:`crashreport.release`; init warned about it)."""
+    from .release import check_release
+
     if not version:
         version = (packages if packages is not None else package_versions(app)).get(app)
-    return f"{app}@{version or '0+unknown'}"
+    return check_release(f"{app}@{version or '0+unknown'}", fallback=f"{app}@0+unknown").value

@@ -11,7 +11,9 @@ How a run ended, and what Sentry is told:
 the run                        session      usage record (transaction status / ``outcome``)
 =============================  ===========  ===================================================
 ended normally, exit 0         exited       ``ok`` / ok
-``sys.exit(n)``, n ≠ 0         exited,      ``unknown`` / failed (the exit code in its data)
+``sys.exit(2)`` (usage error)  exited,      ``invalid_argument`` / failed
+                               errored
+``sys.exit(n)``, other n ≠ 0   exited,      ``aborted`` / failed (the exit code in its data)
                                errored
 an unhandled exception         crashed      ``internal_error`` / crashed
 Ctrl-C (KeyboardInterrupt)     exited       ``cancelled`` / interrupted
@@ -29,9 +31,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-#: The span status of the run's transaction for each outcome.
-RUN_STATUS = {"ok": "ok", "failed": "unknown", "crashed": "internal_error",
-              "interrupted": "cancelled"}  # fmt: skip
+from .runrecord import measurements, run_status
+
 SDK = {"name": "crashreport", "version": "0.1.0"}
 #: faulthandler's name for a fatal signal → the signal.
 SIGNALS = {"Segmentation fault": ("SIGSEGV", 11), "Aborted": ("SIGABRT", 6),
@@ -51,6 +52,23 @@ def report_id(record: dict[str, Any], kind: str) -> str:
     if kind == "session":
         return sid
     return hashlib.blake2b(f"{kind}:{sid}".encode(), digest_size=16).hexdigest()
+
+
+def sample_rand(trace_id: str) -> str:
+    """The trace's random number for Sentry's dynamic sampling, fixed by its id (every report
+    of one run carries the same)."""
+    return f"{int(trace_id[-6:], 16) / 16**6:.6f}"
+
+
+def trace_header(record: dict[str, Any], release: str, public_key: str | None) -> dict[str, str]:
+    """The envelope's ``trace`` header (the dynamic sampling context), as sentry-sdk writes it for
+    a run with a transaction (level ``all``) or without one."""
+    header = {"trace_id": str(record["trace_id"]), "environment": record.get("environment")
+              or "production", "release": release, "public_key": public_key, "sample_rate": "1"}
+    if record.get("level") == "all":
+        header.update(transaction=record.get("subcommand") or record.get("app"), sampled="true",
+                      sample_rand=sample_rand(str(record["trace_id"])))  # fmt: skip
+    return {k: str(v) for k, v in header.items() if v is not None}
 
 
 def status_of(record: dict[str, Any], fault: str) -> str:
@@ -111,10 +129,10 @@ def transaction(record: dict[str, Any], release: str, packages: dict[str, str]) 
         "user": {"id": record.get("did")}, "tags": tags,
         "contexts": {
             "trace": {"trace_id": trace_id, "span_id": span_id, "op": "cli.run",
-                      "status": RUN_STATUS.get(outcome, "unknown"), "data": data},
+                      "status": run_status(outcome, record.get("exit_code")), "data": data},
             "runtime": _runtime(record), "packages": dict(packages),
         },
-        "spans": spans, "sdk": SDK,
+        "spans": spans, "measurements": measurements(counters), "sdk": SDK,
     }  # fmt: skip
 
 
@@ -131,7 +149,8 @@ def _span(span: dict[str, Any], trace_id: str, parent: str, index: int) -> dict[
         status = http_status(status_code)
         data["http.response.status_code"] = status_code
     else:
-        status = "ok" if data["outcome"] == "ok" else "unknown_error"
+        outcome = "ok" if data["outcome"] == "ok" else "crashed" if error.get("type") else "failed"
+        status = run_status(outcome, data.get("exit_code"))
     return {
         "trace_id": trace_id, "span_id": hashlib.blake2b(f"{parent}:{index}".encode(),
                                                           digest_size=8).hexdigest(),

@@ -166,10 +166,11 @@ class Sender:
                 if self.outbox.has(rid):
                     continue  # queued before a sender died halfway through this run
                 clean = scrubber.scrub_event(payload) if kind != "session" else scrubber.scrub(payload)
-                self._queue(kind, rid, clean, created)
+                self._queue(kind, rid, clean, created, record, release)
         left.remove()
 
-    def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float) -> None:
+    def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float,
+               record: dict[str, Any], release: str) -> None:
         from .delivery.outbox import MAX_AGE_EVENT, MAX_AGE_SESSION
 
         if time.time() - created > (MAX_AGE_SESSION if kind == "session" else MAX_AGE_EVENT):
@@ -178,14 +179,8 @@ class Sender:
         headers: dict[str, Any] = {"sent_at": reports.iso(time.time())}
         if kind != "session":
             headers["event_id"] = rid
-            trace = (payload.get("contexts") or {}).get("trace") or {}
-            if trace.get("trace_id"):
-                headers["trace"] = {k: v for k, v in {
-                    "trace_id": trace["trace_id"],
-                    "public_key": self.dsn.public_key if self.dsn else None,
-                    "release": payload.get("release"), "environment": payload.get("environment"),
-                    "transaction": payload.get("transaction"), "sample_rate": "1",
-                    "sampled": "true"}.items() if v is not None}  # fmt: skip
+            headers["trace"] = reports.trace_header(record, release,
+                                                    self.dsn.public_key if self.dsn else None)
         data = envelopes.serialize(headers, [(kind, payload)])
         if self.echo:
             from .echo import echo

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install what the Spotlight end-to-end test (tests/test_spotlight.py, marker e2e) needs:
-# Debian's chromium and the npm packages pinned in tests/e2e/package-lock.json
-# (@spotlightjs/spotlight, hono, playwright-core). Idempotent and quick when already there.
+# Install what the end-to-end tests (marker e2e) need: Debian's chromium, the npm packages pinned
+# in tests/e2e/package-lock.json (@spotlightjs/spotlight, hono, playwright-core) for
+# tests/test_spotlight.py, and Bugsink in its own venv (tests/e2e/.venv-bugsink, pinned in
+# tests/e2e/bugsink-requirements.txt) for tests/test_bugsink.py. Idempotent and quick when
+# already there.
 # Installing chromium needs root (CI runs as root); without it, the test skips with a reason
 # (outside CI) instead.
 set -euo pipefail
@@ -33,6 +35,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x node_modules/.bin/spot
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
 fi
+# Bugsink: its own venv, rebuilt only when the requirements file changed (a stamp records it).
+bstamp=.venv-bugsink/.crashreport-req.sha256
+bwant=$(sha256sum bugsink-requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$bstamp" 2>/dev/null)" != "$bwant" ] || [ ! -x .venv-bugsink/bin/gunicorn ]; then
+    rm -rf .venv-bugsink
+    python3 -m venv .venv-bugsink
+    .venv-bugsink/bin/python -m pip install -q --disable-pip-version-check -r bugsink-requirements.txt
+    echo "$bwant" > "$bstamp"
+fi
+
 echo "install-e2e: chromium $([ -x /usr/bin/chromium ] && echo present || echo MISSING)," \
      "node $(node --version 2>/dev/null || echo MISSING)," \
-     "spotlight $(node -p "require('./node_modules/@spotlightjs/spotlight/package.json').version" 2>/dev/null || echo MISSING)"
+     "spotlight $(node -p "require('./node_modules/@spotlightjs/spotlight/package.json').version" 2>/dev/null || echo MISSING)," \
+     "bugsink $(.venv-bugsink/bin/python -c 'import bugsink.version as v; print(v.version)' 2>/dev/null || echo MISSING)"

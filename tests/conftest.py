@@ -18,6 +18,10 @@ from .sentry_server import SentryServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# sentry-relay's Rust errors capture a backtrace when RUST_BACKTRACE=1 (set on some machines):
+# 0.1 s for each release it refuses. Its error messages are all the tests read.
+os.environ["RUST_LIB_BACKTRACE"] = "0"
+
 # Property tests never pass or fail by luck: the default profile ("ci") is derandomised (the
 # same examples on every run, on every machine) and keeps no example database. Every example
 # Hypothesis ever found is pinned with @example next to its test. Searching for new ones is a

@@ -6,6 +6,8 @@ import json
 import platform
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_mytool, run_python
 from .sentry_server import SentryServer
 
@@ -62,3 +64,43 @@ def test_off_sends_nothing_writes_nothing_imports_nothing(home: Path, sentry_ser
     assert run.stdout == "off False\n"
     assert sorted(p for p in home.rglob("*")) == before
     assert sentry_server.requests == 0
+
+
+PLAIN_SDK_CRASH = """
+import sys, sentry_sdk
+sentry_sdk.init(dsn=sys.argv[2], release="mytool@1.4.2", environment="production",
+                traces_sample_rate=1.0)
+if sys.argv[1] == "all":  # as crashreport's run: a transaction on the scope
+    run = sentry_sdk.start_transaction(name="crash", op="cli.run", source="custom")
+    sentry_sdk.get_current_scope().span = run
+raise FileNotFoundError("no such file")
+"""
+
+
+def crash_trace_header(server: SentryServer) -> tuple[dict[str, str], dict[str, object]]:
+    [envelope] = [e for e in server.envelopes if e.of_type("event")]
+    [event] = envelope.of_type("event")
+    return envelope.headers["trace"], event
+
+
+@pytest.mark.parametrize("level", ["all", "errors"])
+def test_crash_trace_header_is_complete_as_sentry_sdks_own(
+    home: Path, sentry_server: SentryServer, level: str
+) -> None:
+    """Relay discards a trace header without the DSN's public key: crashreport's is the one
+    sentry-sdk's own HTTP transport sends for the same crash (values of this run, same keys)."""
+    run_python(home, "-c", PLAIN_SDK_CRASH, level, sentry_server.dsn)
+    sentry_server.wait_for("event")
+    plain, _ = crash_trace_header(sentry_server)
+    sentry_server.clear()
+    (home / "cfg.yaml").write_text(f"telemetry:\n  collect: {'true' if level == 'all' else 'errors'}\n")
+    run_mytool(home, "crash", env={"MYTOOL_DSN": sentry_server.dsn,
+                                   "MYTOOL_CONFIG": str(home / "cfg.yaml")})  # fmt: skip
+    sentry_server.wait_for("event")
+    ours, event = crash_trace_header(sentry_server)
+    assert ours.keys() == plain.keys()
+    assert ours["public_key"] == "public0key"  # the key of sentry_server.dsn
+    assert (ours["release"], ours["environment"]) == ("mytool@1.4.2", "production")
+    assert ours["trace_id"] == event["contexts"]["trace"]["trace_id"]  # type: ignore[index]
+    if level == "all":
+        assert (ours["transaction"], ours["sampled"]) == ("crash", "true")

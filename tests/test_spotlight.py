@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,9 @@ from crashreport.delivery.spotlight import CONTENT_TYPE, post
 from crashreport.options import SPOTLIGHT_URL
 
 from .conftest import ROOT, child_env, run_mytool, run_python, settle
+from .processes import require, stop, wait_until_up
 from .sentry_server import SentryServer
 
-#: Read at import, before conftest's autouse fixture strips CI from the environment: in CI a
-#: missing piece of the e2e set-up fails the run instead of skipping.
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 E2E = ROOT / "tests" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 #: Only the canaries of a run: a user name no machine has, and the example's file name.
@@ -268,17 +265,12 @@ def test_a_hanging_sidecar_delays_exit_only_briefly(
 
 
 # -- end to end: the real Spotlight sidecar and UI --------------------------------------------
-def _missing_e2e_pieces() -> list[str]:
-    missing = []
-    if shutil.which("node") is None:
-        missing.append("node (apt-get install nodejs)")
-    if not (E2E / "node_modules" / ".bin" / "spotlight").exists():
-        missing.append("@spotlightjs/spotlight (bash scripts/install-e2e.sh)")
-    if not (E2E / "node_modules" / "playwright-core").is_dir():
-        missing.append("playwright-core (bash scripts/install-e2e.sh)")
-    if not CHROMIUM.exists():
-        missing.append("/usr/bin/chromium (apt-get install chromium)")
-    return missing
+def browser_pieces() -> dict[str, bool]:
+    """What driving a page in headless Chromium needs, and how to get each piece."""
+    return {"node (apt-get install nodejs)": shutil.which("node") is not None,
+            "playwright-core (bash scripts/install-e2e.sh)":
+                (E2E / "node_modules" / "playwright-core").is_dir(),
+            "/usr/bin/chromium (apt-get install chromium)": CHROMIUM.exists()}  # fmt: skip
 
 
 def _free_port() -> int:
@@ -290,12 +282,8 @@ def _free_port() -> int:
 @pytest.fixture
 def sidecar(tmp_path: Path) -> Iterator[tuple[int, dict[str, str], TelemetrySink]]:
     """The real Spotlight sidecar on a free loopback port, its telemetry kept local."""
-    missing = _missing_e2e_pieces()
-    if missing:
-        message = "Spotlight e2e needs: " + ", ".join(missing)
-        if IN_CI:
-            pytest.fail(message + " (CI=true: missing pieces fail)")
-        pytest.skip(message)
+    require("Spotlight e2e", {**browser_pieces(), "@spotlightjs/spotlight (bash scripts/install-e2e.sh)":
+                              (E2E / "node_modules" / ".bin" / "spotlight").exists()})  # fmt: skip
     sink = TelemetrySink()
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
@@ -310,26 +298,10 @@ def sidecar(tmp_path: Path) -> Iterator[tuple[int, dict[str, str], TelemetrySink
                             cwd=E2E, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (tmp_path / "sidecar.log").read_text(errors="replace")
-                raise AssertionError("sidecar did not start: " + log_text)
-            time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}/", proc, tmp_path / "sidecar.log", "sidecar")
         yield port, env, sink
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         log.close()
         sink.close()
 
@@ -432,7 +404,7 @@ def test_ci_reads_ci_before_the_fixture_strips_it() -> None:
     """The e2e test fails (not skips) on a missing piece in CI: CI was read at import."""
     assert "CI" not in os.environ  # conftest stripped it for the test itself
     probe = subprocess.run(
-        [sys.executable, "-c", "import tests.test_spotlight as t; print(t.IN_CI)"],
+        [sys.executable, "-c", "import tests.processes as t; print(t.IN_CI)"],
         env={**child_env(Path(os.environ["HOME"])), "CI": "true"}, cwd=ROOT,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -40,7 +40,10 @@ def the_run(server: SentryServer) -> dict[str, Any]:
     [
         (["hello"], 0, "ok", "ok", "exited", 0),
         (["crash"], 1, "crashed", "internal_error", "crashed", 1),
-        (["fail", "--code", "3"], 3, "failed", "unknown_error", "exited", 1),
+        # A failed run counts in Sentry's failure rate but does not read as a crash.
+        (["fail", "--code", "3"], 3, "failed", "aborted", "exited", 1),
+        (["fail", "--code", "2"], 2, "failed", "invalid_argument", "exited", 1),
+        (["fail", "--code", "130"], 130, "failed", "cancelled", "exited", 1),
         # Python ends itself with SIGINT after an unhandled KeyboardInterrupt: -2 as before.
         (["interrupt"], -2, "interrupted", "cancelled", "exited", 0),
     ],
@@ -102,13 +105,13 @@ def test_tracked_actions_become_spans(home: Path, sentry_server: SentryServer) -
     assert seconds(fetch["timestamp"]) - seconds(fetch["start_timestamp"]) >= 0.04
     ok, failed = by_name["convert"]
     assert ok["data"]["outcome"] == "ok"
-    assert failed["data"]["outcome"] == "error" and failed["status"] == "unknown_error"
+    assert failed["data"]["outcome"] == "error" and failed["status"] == "internal_error"
     assert failed["data"]["error.type"] == "ValueError"
     assert "negative value" in failed["data"]["error.message"]
     assert "alice" not in failed["data"]["error.message"]
     [push] = by_name["git-push"]
     assert push["data"]["outcome"] == "error" and push["data"]["exit_code"] == 128
-    assert push["data"]["error.message"] == "push rejected"
+    assert push["data"]["error.message"] == "push rejected" and push["status"] == "aborted"
     [download] = by_name["download"]
     assert download["data"]["outcome"] == "error" and download["status"] == "unavailable"
 
@@ -123,6 +126,9 @@ def test_counters_are_summed_into_one_record(home: Path, sentry_server: SentrySe
     assert run.returncode == 0, run.stderr
     txn = the_run(sentry_server)
     assert txn["contexts"]["trace"]["data"]["counters"] == {"changes": 1005, "bytes": 2.5}
+    # ... and as custom measurements, which Sentry can sum and chart
+    assert txn["measurements"] == {"changes": {"value": 1005, "unit": "none"},
+                                   "bytes": {"value": 2.5, "unit": "none"}}
     assert sentry_server.requests <= 2  # the record and the session, not one per count
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from ..consent import Level
+    from ..options import Options
 
 
 def start(level: Level, *, app: str, settings: Settings, **arguments: Any) -> Run:
@@ -24,7 +25,8 @@ def start(level: Level, *, app: str, settings: Settings, **arguments: Any) -> Ru
     from ..paths import Paths
 
     options, problems = resolve(app, settings, **arguments)
-    for problem in problems:
+    options, more = _checked_names(app, options)
+    for problem in [*problems, *more]:
         warn(problem)
     if options.scrub_patterns:
         import re
@@ -57,6 +59,24 @@ def start(level: Level, *, app: str, settings: Settings, **arguments: Any) -> Ru
         run.journaled = False
     run.install_hooks()
     return run
+
+
+def _checked_names(app: str, options: Options) -> tuple[Options, list[str]]:
+    """The release (when the app gave its version) and the environment, mended where Sentry
+    would refuse them (it would drop every session of the release without a word)."""
+    from ..release import check_environment, check_release
+
+    problems = []
+    version = options.version
+    if version is not None:
+        release = check_release(f"{app}@{version}", fallback=f"{app}@0+unknown")
+        if release.warning:
+            problems.append(release.warning)
+            version = release.value.split("@", 1)[1] if "@" in release.value else None
+    environment = check_environment(options.environment)
+    if environment.warning:
+        problems.append(environment.warning)
+    return options.replace(environment=environment.value, version=version), problems
 
 
 def _in_worker_process() -> bool:
