@@ -35,6 +35,7 @@ from .run import journal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from .scrub import Scrubber
 
@@ -400,7 +401,12 @@ def _sender(ns: argparse.Namespace, echo: bool = False, timeout: float | None = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The detached sender: works while it holds the app's sender lock, then exits quietly."""
+    """The detached sender: works while it holds the app's sender lock, then exits quietly.
+
+    Its last look for work is made holding the journal lock, and it exits still holding both
+    locks: a program that finishes its record meanwhile waits for that lock, then finds no
+    sender and starts one. So no record is left behind, and two senders never live at once.
+    """
     import signal
 
     for sig in ("SIGHUP", "SIGINT", "SIGPIPE"):
@@ -410,29 +416,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     with guard():
         sender = _sender(ns)
         deadline = time.time() + max(1.0, ns.seconds)
-        lock = ns.lock_fd
-        try:
-            while lock is not None:
-                sender.work(deadline)
-                lock = _release_and_recheck(sender, lock, deadline)
-        finally:
-            sender.close()
-    return 0
+        while True:
+            sender.work(deadline)
+            journal_lock = _lock(sender.paths.runs_lock)
+            if time.time() >= deadline or not _more_work(sender):
+                break
+            os.close(journal_lock)
+        sender.close()
+    os._exit(0)  # both locks go with the process, at once
 
 
-def _release_and_recheck(sender: Sender, lock: int, deadline: float) -> int | None:
-    """Let go of the lock; if a program left work meanwhile and no other sender took the lock,
-    take it back (a program that found the lock held started no sender of its own)."""
-    from .run.launch import take_lock
+def _lock(path: Path) -> int:
+    """Take ``path``'s lock, waiting for it (it is only ever held for a moment)."""
+    import fcntl
 
-    os.close(lock)
-    if time.time() >= deadline or sender.allowed() is None:
-        return None
-    # New work only: what this sender failed to send waits for the next program's sender.
-    fresh = [e for e in sender.outbox.due() if e.created >= sender.started]
-    if not (fresh or any(journal.ended_runs(sender.paths.runs_dir))):
-        return None
-    return take_lock(sender.paths.sender_lock)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _more_work(sender: Sender) -> bool:
+    """A run that ended, or a report queued since this sender started and not tried yet (what
+    failed waits for the next program's sender)."""
+    if sender.allowed() is None:
+        return False
+    if any(journal.ended_runs(sender.paths.runs_dir)):
+        return True
+    return any(e.created >= sender.started and e.attempts == 0 for e in sender.outbox.due())
 
 
 def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> None:

@@ -277,9 +277,7 @@ class Run:
             sender.run_in_process(args, timeout=0.0 if echo else o.exit_timeout, echo=echo)
         if not spawn:
             return
-        lock = launch.take_lock(self.paths.sender_lock)
-        if lock is not None:
-            launch.spawn(args, lock)
+        launch.start_sender(self.paths, args)
 
     def _forked(self) -> None:
         """A forked child reports its own errors, but the run (its record, its session, its
