@@ -13,6 +13,7 @@ from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.transport import Transport
 
 from ._safe import guard
+from .payload import allow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,6 +43,9 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
                 clean = scrubber.scrub_event(payload)
             else:
                 clean = scrubber.scrub(payload)
+            clean = allow(item.type, clean)  # only what the telemetry page lists (payload.py)
+            if clean is None:
+                continue
             item_headers = {k: v for k, v in item.headers.items() if k != "length"}
             items.append(
                 Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers))
@@ -51,6 +55,7 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
     envelope_headers: dict[str, Any] = {}
     with guard():
         envelope_headers = scrubber.scrub({k: v for k, v in envelope.headers.items() if k != "dsn"})
+        envelope_headers = allow("envelope", envelope_headers) or {}
     return Envelope(headers=envelope_headers, items=items)
 
 
