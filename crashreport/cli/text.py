@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .envelopes import Item, parse
+from ..envelopes import Item, parse
 
 
 def first_event(data: bytes) -> dict[str, Any] | None:
