@@ -23,7 +23,12 @@ def test_demo_compares_with_plain_sentry_sdk(home: Path) -> None:
     run = run_python(home, "-m", "crashreport", "demo",
                      env={"USER": "alice", "LOGNAME": "alice", "NO_COLOR": "1"}, timeout=120)
     assert run.returncode == 0, run.stderr
-    out = unwrap(run.stdout)
+    assert_demo_output(run.stdout, home)
+
+
+def assert_demo_output(stdout: str, home: Path) -> None:
+    """The comparison a user alice sees (also from an installed wheel: test_packaging)."""
+    out = unwrap(stdout)
     assert "\033[" not in out  # NO_COLOR and not a terminal
     assert "FileNotFoundError: [Errno 2] No such file or directory: '<path>'" in out
     # What plain sentry-sdk sends and crashreport removes, marked as such.
