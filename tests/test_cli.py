@@ -391,3 +391,26 @@ def test_imports_run_one_way() -> None:
                     assert "cli" not in module.split(".") and "cli" not in names, (path, module)
             elif isinstance(node, ast.Import) and not inside:
                 assert all(not a.name.startswith("crashreport.cli") for a in node.names), path
+
+
+def test_typer_apps_mount_the_click_group(home: Path) -> None:
+    """As docs/integrating.md shows: add the group to the click command Typer builds."""
+    pytest.importorskip("typer")
+    code = (
+        "import sys, typer, crashreport.cli\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n"
+        "def hello(): print('hello')\n"
+        "@app.command()\n"
+        "def other(): pass\n"
+        "command = typer.main.get_command(app)\n"
+        "command.add_command(crashreport.cli.click_group(app='mytool', config=sys.argv[1]))\n"
+        "command(sys.argv[2:], prog_name='mytyper')\n"
+    )
+    config = home / "typer.yaml"
+    run = run_python(home, "-c", code, str(config), "telemetry", "enable", "--errors")
+    assert run.returncode == 0, run.stderr
+    assert yaml.safe_load(config.read_text()) == {"telemetry": {"collect": "errors"}}
+    run = run_python(home, "-c", code, str(config), "telemetry", "status")
+    assert "telemetry is ON (errors only)" in run.stdout
+    assert "change it    mytyper telemetry enable | disable" in run.stdout
