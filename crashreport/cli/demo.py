@@ -103,8 +103,9 @@ def _install_app(root: Path) -> Path:
     site = root / "site"
     info = site / f"{APP}-{VERSION}.dist-info"
     info.mkdir(parents=True)
-    source = resources.files(__name__.rpartition(".")[0]).joinpath("demoapp.py").read_text(encoding="utf-8")
-    (site / f"{APP}.py").write_text(source, encoding="utf-8")
+    here = resources.files(__name__.rpartition(".")[0])
+    (site / f"{APP}.py").write_text(here.joinpath("demoapp.py").read_text(encoding="utf-8"),
+                                    encoding="utf-8")  # fmt: skip
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {APP}\nVersion: {VERSION}\n"
                                    "Requires-Dist: crashreport\n", encoding="utf-8")  # fmt: skip
     return site
