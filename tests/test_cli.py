@@ -350,3 +350,68 @@ def test_status_reports_a_broken_config(home: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "telemetry is OFF" in run.stdout
     assert f"problem      {path}: 'telemetry' is not a mapping" in run.stdout
+
+
+def test_mounting_the_commands_stays_light(home: Path) -> None:
+    """A host imports crashreport.cli at start-up: only the parser loads, nothing heavy."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = ("import sys, crashreport.cli\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('crashreport')"
+            " or m in ('typing', 'dataclasses', 'json'))))\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-S", "-c", code], env={"PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, cwd=home, timeout=30)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.split())
+    assert not loaded & {"typing", "dataclasses", "json"}
+    assert {m for m in loaded if m.startswith("crashreport.cli")} == {
+        "crashreport.cli", "crashreport.cli.parser", "crashreport.cli.target"}
+
+
+def test_imports_run_one_way() -> None:
+    """The commands may use everything; nothing but ``python -m crashreport`` imports them, and
+    no cli module imports the cli package itself (no circle through it)."""
+    import ast
+
+    from .conftest import ROOT
+
+    for path in (ROOT / "crashreport").rglob("*.py"):
+        if path.name == "__main__.py" and path.parent.name == "crashreport":
+            continue
+        inside = path.parent.name == "cli"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = [a.name for a in node.names]
+                if inside:
+                    assert module not in ("", ".", "..cli", "crashreport.cli"), (path, module)
+                else:
+                    assert "cli" not in module.split(".") and "cli" not in names, (path, module)
+            elif isinstance(node, ast.Import) and not inside:
+                assert all(not a.name.startswith("crashreport.cli") for a in node.names), path
+
+
+def test_typer_apps_mount_the_click_group(home: Path) -> None:
+    """As docs/integrating.md shows: add the group to the click command Typer builds."""
+    pytest.importorskip("typer")
+    code = (
+        "import sys, typer, crashreport.cli\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n"
+        "def hello(): print('hello')\n"
+        "@app.command()\n"
+        "def other(): pass\n"
+        "command = typer.main.get_command(app)\n"
+        "command.add_command(crashreport.cli.click_group(app='mytool', config=sys.argv[1]))\n"
+        "command(sys.argv[2:], prog_name='mytyper')\n"
+    )
+    config = home / "typer.yaml"
+    run = run_python(home, "-c", code, str(config), "telemetry", "enable", "--errors")
+    assert run.returncode == 0, run.stderr
+    assert yaml.safe_load(config.read_text()) == {"telemetry": {"collect": "errors"}}
+    run = run_python(home, "-c", code, str(config), "telemetry", "status")
+    assert "telemetry is ON (errors only)" in run.stdout
+    assert "change it    mytyper telemetry enable | disable" in run.stdout

@@ -1,195 +1,34 @@
-"""The ``crashreport`` command: see and change an app's telemetry decision in one place.
+"""The commands a user runs: status, enable, disable, show, send, reset-id and notice.
 
-``crashreport --app NAME [--config PATH] status|enable|disable|show|send|reset-id|demo`` (also
-``python -m crashreport``). A host app mounts the same commands under its own parser with
-:func:`add_commands` (``myapp telemetry status``) and runs them with :func:`dispatch`.
-
-Exit codes: 0 ok, 1 failure (one line saying why), 2 usage error. Nothing here prints a
-traceback for an expected problem (unknown app, missing or broken config, no DSN).
+Each takes the :class:`~.target.Target` app, the parsed arguments and the two streams, and
+returns an exit code; :func:`run` picks one and turns expected failures into one line.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-import sys
 
-# Imported by host apps at start-up (to mount the commands): keep this module light, so no
-# typing, dataclasses, pathlib or json at import time (the typing module alone costs ~3 ms).
+from .errors import CliError, guarded
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-    from pathlib import Path
+    import argparse
+    from collections.abc import Callable
     from typing import Any, TextIO
 
-    from .config import Settings
-    from .consent import Decision
-    from .delivery.outbox import Outbox
-    from .paths import Paths
-
-__all__ = ["CliError", "add_commands", "build_parser", "click_group", "dispatch", "main"]
+    from ..consent import Decision
+    from ..delivery.outbox import Outbox
+    from ..paths import Paths
+    from .target import Target
 
 #: Above this many queued reports ``send`` shows its progress.
 PROGRESS_ABOVE = 3
 
-_KEY = "_crashreport_command"
 
-
-class CliError(Exception):
-    """An expected failure: printed as one line, exit code ``code``."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Target:
-    """Which app the command is about: its name, its config file and the author's DSN."""
-
-    __slots__ = ("_config", "app", "dsn", "mounted", "prog")
-
-    def __init__(self, app: str, config: str | os.PathLike[str] | None, dsn: str | None,
-                 prog: str, mounted: bool = False) -> None:  # fmt: skip
-        self.app = app
-        self._config = None if config is None else os.path.expanduser(os.fspath(config))
-        self.dsn = dsn
-        self.prog = prog
-        self.mounted = mounted
-
-    @property
-    def config(self) -> Path | None:
-        from pathlib import Path
-
-        return None if self._config is None else Path(self._config)
-
-    @property
-    def paths(self) -> Paths:
-        from .paths import Paths
-
-        return Paths.for_app(self.app)
-
-    def settings(self) -> Settings:
-        from .config import load_settings
-
-        return load_settings(self._config)
-
-    def decision(self, settings: Settings | None = None) -> Decision:
-        from .consent import decide
-
-        return decide(self.app, settings or self.settings(), os.environ)
-
-
-# -- building the parsers --------------------------------------------------------------------
-def _add_subcommands(sub: Any, *, with_demo: bool) -> None:
-    sub.add_parser("status", help="the effective level, why, and where the files are") \
-        .add_argument("--json", action="store_true", help="as JSON")  # fmt: skip
-    enable = sub.add_parser("enable", help="set telemetry.collect: true in the config file")
-    enable.add_argument("--errors", action="store_true", help="crash reports only, no sessions")
-    disable = sub.add_parser("disable", help="set telemetry.collect: false in the config file")
-    disable.add_argument("--purge", action="store_true",
-                         help="also delete the queued reports and the sent log")  # fmt: skip
-    show = sub.add_parser("show", help="the queued and recently sent reports")
-    show.add_argument("--json", action="store_true", help="the raw scrubbed envelopes as JSON")
-    send = sub.add_parser("send", help="deliver the queued reports now")
-    send.add_argument("--timeout", type=float, default=30.0, help="seconds in all (30)")
-    sub.add_parser("reset-id", help="forget the anonymous id (a new one is made when next on)")
-    if with_demo:
-        demo = sub.add_parser("demo", help="crash the example app in a throw-away HOME and "
-                              "compare the report with plain sentry-sdk's")  # fmt: skip
-        demo.add_argument("--keep", action="store_true", help="keep the throw-away HOME")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The standalone ``crashreport`` command's parser."""
-    parser = argparse.ArgumentParser(
-        prog="crashreport",
-        description="See and change what an app using crashreport sends, and show what it is.",
-    )
-    parser.add_argument("--app", help="the app's name (its installed distribution)")
-    parser.add_argument("--config", help="the app's YAML config file")
-    parser.add_argument("--dsn", help="where `send` delivers (default: telemetry.dsn)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_subcommands(sub, with_demo=True)
-    return parser
-
-
-def add_commands(
-    subparsers: Any,
-    *,
-    app: str,
-    config: str | os.PathLike[str] | None = None,
-    dsn: str | None = None,
-    name: str = "telemetry",
-) -> argparse.ArgumentParser:
-    """Mount ``NAME status|enable|disable|show|send|reset-id`` in a host app's argparse parser.
-
-    ``subparsers`` is what the host's ``parser.add_subparsers()`` returned. After parsing, the
-    host calls :func:`dispatch` *before* ``crashreport.init`` (a ``telemetry disable`` must not
-    start a session or ask for consent first)::
-
-        crashreport.cli.add_commands(commands, app="myapp", config=CONFIG, dsn=DSN)
-        args = parser.parse_args()
-        code = crashreport.cli.dispatch(args)
-        if code is not None:
-            return code
-        crashreport.init("myapp", dsn=DSN, config=CONFIG, subcommand=args.command)
-    """
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help="see or change what is sent to the authors (crash reports)"
-    )
-    sub = parser.add_subparsers(dest=f"{_KEY}_name", metavar="COMMAND", required=True)
-    _add_subcommands(sub, with_demo=False)
-    target = Target(app, config, dsn, prog=parser.prog, mounted=True)
-    parser.set_defaults(**{_KEY: target})
-    return parser
-
-
-def dispatch(args: argparse.Namespace, *, out: TextIO | None = None,
-             err: TextIO | None = None) -> int | None:  # fmt: skip
-    """Run a command mounted by :func:`add_commands`; None when ``args`` are not ours."""
-    target = getattr(args, _KEY, None)
-    if not isinstance(target, Target):
-        return None
-    return _run(target, getattr(args, f"{_KEY}_name"), args, out or sys.stdout, err or sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``crashreport`` and ``python -m crashreport``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from .demo import run_demo
-
-        return _guarded("crashreport", lambda: run_demo(sys.stdout, sys.stderr, keep=args.keep))
-    if not args.app:
-        parser.error(f"--app NAME is required for {args.command}")
-    target = Target(args.app, args.config, args.dsn, prog="crashreport")
-    return _run(target, args.command, args, sys.stdout, sys.stderr)
-
-
-def _guarded(prog: str, body: Callable[[], int], err: TextIO | None = None) -> int:
-    err = err or sys.stderr
-    try:
-        return body()
-    except CliError as exc:
-        print(f"{prog}: {exc}", file=err)
-        return exc.code
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=err)
-        return 130
-    except BrokenPipeError:  # `crashreport show | head`: the reader left; not an error to report
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"{prog}: {exc.strerror or exc}{where}", file=err)
-        return 1
-
-
-def _run(target: Target, command: str, args: argparse.Namespace, out: TextIO,
-         err: TextIO) -> int:  # fmt: skip
+def run(target: Target, command: str, args: argparse.Namespace, out: TextIO,
+        err: TextIO) -> int:  # fmt: skip
+    """Run ``command`` for ``target``: its exit code (expected failures as one line on ``err``)."""
     commands: dict[str, Callable[[Target, argparse.Namespace, TextIO, TextIO], int]] = {
         "status": cmd_status,
         "enable": cmd_enable,
@@ -197,6 +36,7 @@ def _run(target: Target, command: str, args: argparse.Namespace, out: TextIO,
         "show": cmd_show,
         "send": cmd_send,
         "reset-id": cmd_reset_id,
+        "notice": cmd_notice,
     }
 
     def body() -> int:
@@ -204,7 +44,7 @@ def _run(target: Target, command: str, args: argparse.Namespace, out: TextIO,
             _check_known(target)
         return commands[command](target, args, out, err)
 
-    return _guarded(target.prog, body, err)
+    return guarded(target.prog, body, err)
 
 
 def _check_known(target: Target) -> None:
@@ -231,7 +71,7 @@ def _outbox(target: Target, *, create: bool = False) -> Outbox | None:
     paths = target.paths
     if not create and not (paths.outbox_dir.exists() or paths.sent_dir.exists()):
         return None
-    from .delivery.outbox import Outbox
+    from ..delivery.outbox import Outbox
 
     return Outbox(paths.outbox_dir, paths.sent_dir)
 
@@ -268,7 +108,7 @@ _SOURCE_NAMES = {
 
 
 def _source_name(target: Target, decision: Decision) -> str:
-    from .consent import env_var_name
+    from ..consent import env_var_name
 
     if decision.source.name == "APP_ENV":
         return env_var_name(target.app)
@@ -280,7 +120,7 @@ def cmd_status(target: Target, args: argparse.Namespace, out: TextIO, err: TextI
     """The effective level and why; the files; the queue; where reports go."""
     import json
 
-    from .identity import read_id
+    from ..identity import read_id
 
     settings = target.settings()
     decision = target.decision(settings)
@@ -379,7 +219,7 @@ def _sent_time(entry: Any) -> float:
 
 
 def _set(target: Target, level: str, out: TextIO) -> None:
-    from .yamledit import VALUE_TEXT, EditError, set_collect
+    from ..yamledit import VALUE_TEXT, EditError, set_collect
 
     if target.config is None:
         raise CliError("which config file? pass --config PATH (the app's YAML config)", code=2)
@@ -428,7 +268,7 @@ def cmd_disable(target: Target, args: argparse.Namespace, out: TextIO, err: Text
 
 def _purge_runs(paths: Paths) -> int:
     """Delete the runs not yet reported and the copies waiting for Spotlight."""
-    from .delivery.outbox import Outbox
+    from ..delivery.outbox import Outbox
 
     removed = Outbox(paths.spotlight_dir, paths.spotlight_dir / "sent").purge()
     for folder, suffixes in ((paths.runs_dir, (".json", ".fault")),):
@@ -440,13 +280,13 @@ def _purge_runs(paths: Paths) -> int:
             if name.endswith(suffixes):
                 with contextlib.suppress(OSError):
                     os.unlink(folder / name)
-                    removed += name.endswith(".json")
+                    removed += int(name.endswith(".json"))
     return removed
 
 
 def cmd_reset_id(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Forget the anonymous id; a new one is made on the next enabled run."""
-    from .identity import reset
+    from ..identity import reset
 
     path = target.paths.id_file
     if reset(path):
@@ -461,8 +301,8 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     """The queued and recently sent reports, for a person (or ``--json``, the raw envelopes)."""
     import json
 
-    from .delivery.envelopes import parse as parse_envelope
-    from .envelope_text import describe_item, size_text
+    from ..delivery.envelopes import parse as parse_envelope
+    from .text import describe_item, size_text
 
     outbox = _outbox(target)
     groups = [("queued", outbox.pending() if outbox else []),
@@ -505,8 +345,7 @@ def cmd_show(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
                 print(f"  {_when(when)}  {item.type:<11} {size_text(entry.size):>7}  "
                       f"{text}".rstrip(), file=out)  # fmt: skip
     _print_drops(outbox, out)
-    print(f"the raw reports: {target.prog}"
-          f"{'' if target.mounted else ' --app ' + target.app} show --json", file=out)  # fmt: skip
+    print(f"the raw reports: {target.command('show --json')}", file=out)
     return 0
 
 
@@ -537,7 +376,7 @@ def cmd_send(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO)
     if outbox is None or not pending:
         print("nothing queued", file=out)
         return 0
-    from .sender import send_now
+    from ..sender import send_now
 
     progress = _progress(err) if len(pending) > PROGRESS_ABOVE else None
     result = send_now(target.app, config=None if target.config is None else str(target.config),
@@ -578,37 +417,10 @@ def _progress(err: TextIO) -> Callable[[int, int], None]:
     return report
 
 
-# -- click (optional; no hard dependency) ------------------------------------------------------
-def click_group(*, app: str, config: str | os.PathLike[str] | None = None,
-                dsn: str | None = None, name: str = "telemetry") -> Any:  # fmt: skip
-    """A click group with the same commands, for click apps: ``cli.add_command(click_group(...))``.
+def cmd_notice(target: Target, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The telemetry page for the app's documentation, in markdown or plain text."""
+    from .notice import render
 
-    click is imported only here; crashreport does not depend on it.
-    """
-    import click  # type: ignore[import-not-found,unused-ignore]
-
-    target = Target(app, config, dsn, prog=name, mounted=True)
-
-    def runner(command: str, **options: Any) -> None:
-        ns = argparse.Namespace(json=False, errors=False, purge=False, timeout=30.0)
-        for key, value in options.items():
-            setattr(ns, key, value)
-        code = _run(target, command, ns, sys.stdout, sys.stderr)
-        if code:
-            raise SystemExit(code)
-
-    group = click.Group(name, help="See or change what is sent to the authors.")
-    json_opt = click.Option(["--json"], is_flag=True, help="as JSON")
-    specs: list[tuple[str, list[click.Parameter]]] = [
-        ("status", [json_opt]),
-        ("enable", [click.Option(["--errors"], is_flag=True, help="crash reports only")]),
-        ("disable", [click.Option(["--purge"], is_flag=True, help="also delete the queue")]),
-        ("show", [click.Option(["--json"], is_flag=True, help="raw envelopes")]),
-        ("send", [click.Option(["--timeout"], type=float, default=30.0)]),
-        ("reset-id", []),
-    ]
-    for command, params in specs:
-        group.add_command(click.Command(
-            command, params=params, callback=lambda command=command, **kw: runner(command, **kw)
-        ))  # fmt: skip
-    return group
+    out.write(render(target.app, command=target.command, config=target.config_text,
+                     fmt=args.format))  # fmt: skip
+    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .delivery.envelopes import Item, parse
+from ..delivery.envelopes import Item, parse
 
 
 def first_event(data: bytes) -> dict[str, Any] | None:

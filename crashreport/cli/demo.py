@@ -1,9 +1,10 @@
-"""``crashreport demo``: crash the example app and compare its report with plain sentry-sdk's.
+"""``crashreport demo``: crash a small app and compare its report with plain sentry-sdk's.
 
-In a throw-away HOME (named after you, like a real one) the example app ``mytool`` crashes
-twice on the same missing file:
+The app is :mod:`.demoapp`, installed for the occasion in a throw-away folder (so the demo
+works wherever crashreport is installed, with nothing else). In a throw-away HOME (named after
+you, like a real one) it crashes twice on the same missing file:
 
-1. with crashreport on (``MYTOOL_TELEMETRY=1``) and no DSN: local mode, the scrubbed report
+1. with crashreport on (``DEMOAPP_TELEMETRY=1``) and no DSN: local mode, the scrubbed report
    stays in the outbox, where we read it;
 2. with crashreport off and plain ``sentry_sdk.init(dsn=...)`` at start-up (a ``sitecustomize``
    in a temporary folder), whose transport writes each envelope to a file instead of sending.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import importlib.util
 import json
 import os
 import re
@@ -30,8 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .cli import CliError
-from .envelope_text import exception_summary, first_event, size_text
+from .errors import CliError
+from .text import exception_summary, first_event, size_text
+
+#: The demo app's name and version, as its throw-away installation declares them.
+APP, VERSION = "demoapp", "1.0.0"
 
 #: Sent nowhere: port 9 (discard) on the loopback; the transport below never dials it anyway.
 DUMMY_DSN = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
@@ -74,9 +77,6 @@ _FRAME = re.compile(r"^exception\.values\[(\d+)\]\.stacktrace\.frames\[(\d+)\]\.
 
 def run_demo(out: TextIO, err: TextIO, *, keep: bool = False, color: bool | None = None) -> int:
     """Run the demo; print the comparison to ``out``. Raises CliError on failure."""
-    if importlib.util.find_spec("mytool") is None:
-        raise CliError("the demo runs the example app 'mytool', which is not installed; in a "
-                       "crashreport checkout run: pip install -e examples/mytool")  # fmt: skip
     if color is None:
         color = _want_color(out)
     root = Path(tempfile.mkdtemp(prefix="crashreport-demo-"))
@@ -84,15 +84,31 @@ def run_demo(out: TextIO, err: TextIO, *, keep: bool = False, color: bool | None
         user = _user_name()
         home = root / "home" / user
         home.mkdir(parents=True)
-        ours, plain, others = _crash_twice(root, home)
+        ours, plain, others = _crash_twice(root, home, _install_app(root))
         _render(out, ours, plain, others, home=home, user=user, color=color)
         if keep:
             print(f"\nkept the throw-away HOME: {home}\n  see the queue: HOME={home} crashreport "
-                  "--app mytool show   (add --json for the raw report)", file=out)  # fmt: skip
+                  f"--app {APP} show   (add --json for the raw report)", file=out)  # fmt: skip
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def _install_app(root: Path) -> Path:
+    """Install the demo app in ``root/site``: its module and a dist-info (name, version and
+    requirement), which is all ``importlib.metadata`` and so crashreport read of an app."""
+    from importlib import resources
+
+    site = root / "site"
+    info = site / f"{APP}-{VERSION}.dist-info"
+    info.mkdir(parents=True)
+    here = resources.files(__name__.rpartition(".")[0])
+    (site / f"{APP}.py").write_text(here.joinpath("demoapp.py").read_text(encoding="utf-8"),
+                                    encoding="utf-8")  # fmt: skip
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {APP}\nVersion: {VERSION}\n"
+                                   "Requires-Dist: crashreport\n", encoding="utf-8")  # fmt: skip
+    return site
 
 
 def _user_name() -> str:
@@ -119,23 +135,25 @@ def _child_env(home: Path) -> dict[str, str]:
     drop = ("DO_NOT_TRACK", "CI", "CRASHREPORT_DEBUG", "XDG_DATA_HOME", "XDG_STATE_HOME",
             "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "PYTHONSTARTUP")  # fmt: skip
     env = {k: v for k, v in os.environ.items()
-           if k not in drop and not k.startswith(("SENTRY_", "MYTOOL_"))}  # fmt: skip
+           if k not in drop and not k.startswith(("SENTRY_", f"{APP.upper()}_"))}  # fmt: skip
     env["HOME"] = str(home)
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 
 
-def _crash_twice(root: Path, home: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def _crash_twice(root: Path, home: Path, site: Path
+                 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:  # fmt: skip
     missing = home / "clients" / "acme" / "taxes-2025.pdf"
-    command = [sys.executable, "-m", "mytool", "crash", "--file", str(missing)]
+    command = [sys.executable, "-m", APP, "crash", "--file", str(missing)]
     env = _child_env(home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
 
-    run = subprocess.run(command, env={**env, "MYTOOL_TELEMETRY": "1"}, cwd=home,
+    run = subprocess.run(command, env={**env, f"{APP.upper()}_TELEMETRY": "1"}, cwd=home,
                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     ours, others = _read_outbox_event(home)
     if ours is None:
-        raise CliError("the example app crashed but left no report in its outbox "
+        raise CliError("the demo app crashed but left no report in its outbox "
                        f"(exit {run.returncode}: {_last_line(run.stderr)})")  # fmt: skip
 
     site = root / "plain-sentry-sdk"
@@ -187,15 +205,15 @@ def _home_as(home: Path) -> Iterator[None]:
 
 def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """crashreport's queued event, and one line for each other queued item (session, run)."""
-    from .delivery.envelopes import parse as parse_envelope
-    from .delivery.outbox import Outbox
-    from .envelope_text import describe_item
-    from .paths import Paths
-    from .sender import wait_and_collect
+    from ..delivery.envelopes import parse as parse_envelope
+    from ..delivery.outbox import Outbox
+    from ..paths import Paths
+    from ..sender import wait_and_collect
+    from .text import describe_item
 
     with _home_as(home):
-        paths = Paths.for_app("mytool")
-        wait_and_collect("mytool")
+        paths = Paths.for_app(APP)
+        wait_and_collect(APP)
     outbox = Outbox(paths.outbox_dir, paths.sent_dir)
     event, others = None, []
     for entry in outbox.pending() + outbox.sent():
@@ -308,8 +326,8 @@ def _render(out: TextIO, ours: dict[str, Any], plain: dict[str, Any], others: li
     def line(text: str = "") -> None:
         print(text, file=out)
 
-    line(f"{bold}crashreport demo{reset}: the example app mytool crashed in a throw-away HOME "
-         f"({home}).")  # fmt: skip
+    line(f"{bold}crashreport demo{reset}: a small app ({APP} {VERSION}) crashed in a throw-away "
+         f"HOME ({home}).")  # fmt: skip
     line(f"crashreport's report, kept in the outbox (no DSN: nothing was sent): "
          f"{size_text(len(ours_json))}")  # fmt: skip
     line(f"  {what}  [{where}]")
