@@ -26,6 +26,7 @@ from ._safe import guard, warn
 from .consent import Level
 from .delivery.outbox import Outbox
 from .metadata import package_versions, release_for
+from .payload import allow
 from .run import MAX_BREADCRUMBS
 from .scrub import Scrubber, machine_context
 
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from .run import Run
 
 #: Item types whose payload is JSON we know how to scrub; anything else (attachments, profiles,
-#: replays) is dropped: we cannot promise what bytes of unknown shape contain.
+#: replays) is dropped: we cannot promise what bytes of unknown shape contain. (The field table,
+#: :mod:`crashreport.payload`, then drops any type it has no rows for.)
 JSON_ITEM_TYPES = frozenset(
     {"event", "transaction", "session", "sessions", "log", "client_report", "span", "trace_metric"}
 )
@@ -59,6 +61,9 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
                 clean = scrubber.scrub_event(payload)
             else:
                 clean = scrubber.scrub(payload)
+            clean = allow(item.type, clean)  # only what the telemetry page lists (payload.py)
+            if clean is None:
+                continue
             item_headers = {k: v for k, v in item.headers.items() if k != "length"}
             items.append(Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers)))
     if not items:
@@ -66,6 +71,7 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
     envelope_headers: dict[str, Any] = {}
     with guard():
         envelope_headers = scrubber.scrub({k: v for k, v in envelope.headers.items() if k != "dsn"})
+        envelope_headers = allow("envelope", envelope_headers) or {}
     return Envelope(headers=envelope_headers, items=items)
 
 

@@ -232,15 +232,15 @@ def fatal_event(record: dict[str, Any], fault: str, release: str, packages: dict
     tags = {"python": record.get("python")}
     if record.get("subcommand"):
         tags["subcommand"] = record["subcommand"]
+    trace = {"trace_id": record.get("trace_id"), "span_id": report_id(record, "fatal-span")[:16]}
+    if record.get("level") == "all":  # the run's usage record, which the crash belongs to
+        trace["parent_span_id"] = record.get("span_id")
     return {
         "event_id": report_id(record, "fatal"), "level": "fatal", "platform": "python",
         "timestamp": iso(when if when is not None else time.time()),
         "release": release, "environment": record.get("environment") or "production",
         "user": {"id": record.get("did")}, "tags": tags,
-        "contexts": {"runtime": _runtime(record), "packages": dict(packages),
-                     "trace": {"trace_id": record.get("trace_id"),
-                               "span_id": report_id(record, "fatal-span")[:16],
-                               "parent_span_id": record.get("span_id")}},
+        "contexts": {"runtime": _runtime(record), "packages": dict(packages), "trace": trace},
         "exception": {"values": [exception]}, "threads": {"values": values},
         "modules": dict(packages), "sdk": SDK,
     }  # fmt: skip

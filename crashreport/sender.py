@@ -31,6 +31,7 @@ from .delivery import envelopes, ratelimits
 from .delivery.http import Answer, Dsn, Poster
 from .delivery.outbox import Claim, Entry, Outbox
 from .paths import Paths
+from .payload import allow
 from .run import journal
 
 if TYPE_CHECKING:
@@ -155,6 +156,10 @@ class Sender:
             started = float(record["started"])
             event = reports.fatal_event(record, left.fault, release, packages, fault_when)
             if event is not None:
+                from . import appcode
+
+                with guard():
+                    appcode.mark_frames(event, appcode.for_app(self.app))
                 items.append(("event", event["event_id"], event, fault_when or started))
             if level == "all":
                 items.append(("session", reports.report_id(record, "session"),
@@ -167,7 +172,9 @@ class Sender:
                 if self.outbox.has(rid):
                     continue  # queued before a sender died halfway through this run
                 clean = scrubber.scrub_event(payload) if kind != "session" else scrubber.scrub(payload)
-                self._queue(kind, rid, clean, created, record, release)
+                clean = allow(kind, clean)  # only what the telemetry page lists (payload.py)
+                if clean is not None:
+                    self._queue(kind, rid, clean, created, record, release)
         left.remove()
 
     def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float,
@@ -182,7 +189,7 @@ class Sender:
             headers["event_id"] = rid
             headers["trace"] = reports.trace_header(record, release,
                                                     self.dsn.public_key if self.dsn else None)
-        data = envelopes.serialize(headers, [(kind, payload)])
+        data = envelopes.serialize(allow("envelope", headers) or {}, [(kind, payload)])
         if self.echo:
             from .echo import echo
 

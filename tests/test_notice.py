@@ -43,8 +43,16 @@ with crashreport.track("fetch") as action:
 log.error("could not sync %s items", 3)
 """
 
+#: A program that dies of a signal: reported by the next run's sender as a fatal crash event
+#: with every thread's stack, its session ``crashed``.
+SEGFAULT = """\
+import ctypes, sys, crashreport
+crashreport.init("mytool", dsn=sys.argv[1], subcommand="convert")
+ctypes.string_at(0)
+"""
+
 RUNS = [("mytool", "hello"), ("mytool", "crash"), ("mytool", "fail"), ("mytool", "log-error"),
-        ("extra", "")]  # fmt: skip
+        ("extra", ""), ("segfault", "")]  # fmt: skip
 
 Leaf = tuple[str, ...]
 
@@ -81,6 +89,9 @@ def _one(base: Path, level: Level, what: str, command: str) -> tuple[Level, list
         env = {"MYTOOL_TELEMETRY": level.value, "MYTOOL_DSN": server.dsn, "USER": "alice"}
         if what == "mytool":
             run = run_mytool(home, command, env=env)
+        elif what == "segfault":
+            run = run_python(home, "-c", SEGFAULT, server.dsn, env=env)
+            run_mytool(home, "hello", env=env)  # whose sender reports the run that died
         else:
             run = run_python(home, "-c", EXTRA, server.dsn, env=env)
         assert "crashreport:" not in run.stderr, run.stderr
