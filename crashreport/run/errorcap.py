@@ -8,7 +8,7 @@ record). Crashes (unhandled errors) never meet the cap.
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class ErrorCap:
         self.limit = None if limit is None else max(0, int(limit))
         self.seen: set[tuple[Any, ...]] = set()
         self.dropped = 0
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def admit(self, key: tuple[Any, ...]) -> bool:
         """Whether an error with this key is reported (False: it is counted as dropped)."""

@@ -20,7 +20,6 @@ a power cut in the first seconds of a run may lose its record.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import time
@@ -66,7 +65,9 @@ def _check_dir(path: Path, st: os.stat_result) -> None:
 
 def write(path: Path, record: dict[str, Any]) -> None:
     """Replace ``path`` with ``record`` as JSON, atomically (0600, never through a link)."""
-    data = json.dumps(record, separators=(",", ":"), default=str).encode()
+    from .._json import dumps
+
+    data = dumps(record).encode("utf-8", "surrogatepass")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
     try:
@@ -91,6 +92,8 @@ def read(path: Path) -> dict[str, Any] | None:
         return None
     finally:
         os.close(fd)
+    import json
+
     try:
         value = json.loads(data)
     except ValueError:

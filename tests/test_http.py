@@ -1,0 +1,201 @@
+"""The sender's HTTP edge against real servers on 127.0.0.1: TLS with the user's CA bundle, an
+HTTP(S) proxy from the environment (with credentials, and NO_PROXY), the DSN's parts."""
+
+from __future__ import annotations
+
+import base64
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+
+from crashreport.delivery.http import Dsn, Poster, _bypass
+
+from .sentry_server import SentryServer
+
+ENVELOPE = b'{"event_id":"' + b"a" * 32 + b'"}\n{"type":"event"}\n{"message":"tls"}\n'
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> Iterator[SentryServer]:
+    """The loopback Sentry server speaking HTTPS with a certificate of the throw-away CA."""
+    server = SentryServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    httpd: ThreadingHTTPServer = server.httpd
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    yield server
+    server.close()
+
+
+def https_dsn(server: SentryServer) -> str:
+    return f"https://public0key@127.0.0.1:{server.port}/1"
+
+
+def test_a_dsn_gives_the_endpoint_and_the_key() -> None:
+    dsn = Dsn.parse("https://abc123@o1.ingest.example.org/42")
+    assert dsn.envelope_url == "https://o1.ingest.example.org:443/api/42/envelope/"
+    assert "sentry_key=abc123" in dsn.auth_header
+    assert Dsn.parse("http://k@[::1]:9000/sub/path/7").envelope_url == \
+        "http://[::1]:9000/sub/path/api/7/envelope/"  # fmt: skip
+    for bad in ("https://o1.example.org/42", "ftp://k@h/1", "https://k@h/project", "https://k@/1"):
+        with pytest.raises(ValueError):
+            Dsn.parse(bad)
+
+
+def test_tls_with_the_users_ca_bundle(tls_server: SentryServer, ca: trustme.CA,
+                                      tmp_path: Path) -> None:  # fmt: skip
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    dsn = Dsn.parse(https_dsn(tls_server))
+    # an unknown CA is refused: nothing is sent to a server we cannot verify
+    refused = Poster(dsn, environ={}, ca_certs=None).post(ENVELOPE)
+    assert refused.status is None and refused.error and "TLS" in refused.error
+    assert tls_server.envelopes == []
+    for poster in (Poster(dsn, ca_certs=str(bundle), environ={}),  # init(ca_certs=...)
+                   Poster(dsn, environ={"SSL_CERT_FILE": str(bundle)}),
+                   Poster(dsn, environ={"REQUESTS_CA_BUNDLE": str(bundle)})):  # fmt: skip
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+    assert [e.of_type("event") for e in tls_server.envelopes] == [[{"message": "tls"}]] * 3
+
+
+class Proxy:
+    """A small HTTP proxy on 127.0.0.1: CONNECT tunnels and plain forwarding, noting requests."""
+
+    def __init__(self, password: str | None = None) -> None:
+        self.lines: list[str] = []
+        self.auth: list[str | None] = []
+        self._password = password
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            header, _, rest = head.partition(b"\r\n\r\n")
+            lines = header.decode().split("\r\n")
+            self.lines.append(lines[0])
+            auth = next((v.split(":", 1)[1].strip() for v in lines[1:]
+                         if v.lower().startswith("proxy-authorization:")), None)  # fmt: skip
+            self.auth.append(auth)
+            method, target, _ = lines[0].split(" ", 2)
+            if self._password and auth != "Basic " + base64.b64encode(
+                    f"me:{self._password}".encode()).decode():  # fmt: skip
+                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                return
+            if method == "CONNECT":
+                host, port = target.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)))
+                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                hostport = target.split("/")[2]
+                host, port = hostport.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)))
+                path = "/" + target.split("/", 3)[3]
+                kept = [v for v in lines[1:] if not v.lower().startswith("proxy-")]
+                upstream.sendall(f"{method} {path} HTTP/1.1\r\n".encode()
+                                 + "\r\n".join(kept).encode() + b"\r\n\r\n" + rest)  # fmt: skip
+            with upstream:
+                self._pipe(conn, upstream)
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        while True:
+            ready, _, _ = select.select([a, b], [], [], 5)
+            if not ready:
+                return
+            for s in ready:
+                data = s.recv(65536)
+                if not data:
+                    return
+                (b if s is a else a).sendall(data)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_an_https_dsn_goes_through_the_https_proxy_with_connect(
+    tls_server: SentryServer, ca: trustme.CA, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    proxy = Proxy(password="s3cret")
+    try:
+        env = {"HTTPS_PROXY": f"http://me:s3cret@127.0.0.1:{proxy.port}", "SSL_CERT_FILE": str(bundle)}
+        poster = Poster(Dsn.parse(https_dsn(tls_server)), environ=env)
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+        assert [line.rsplit(" ", 1)[0] for line in proxy.lines] == \
+            [f"CONNECT 127.0.0.1:{tls_server.port}"]  # fmt: skip
+        assert proxy.auth[0] == "Basic " + base64.b64encode(b"me:s3cret").decode()
+        assert len(tls_server.envelopes) == 1
+        # NO_PROXY exempts the host: straight to the server, the proxy sees nothing more
+        poster = Poster(Dsn.parse(https_dsn(tls_server)), environ={**env, "NO_PROXY": "127.0.0.1"})
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+        assert len(proxy.lines) == 1 and len(tls_server.envelopes) == 2
+    finally:
+        proxy.close()
+
+
+def test_an_http_dsn_goes_through_the_http_proxy_and_a_wrong_password_is_refused(
+    sentry_server: SentryServer,
+) -> None:
+    proxy = Proxy(password="right")
+    try:
+        dsn = Dsn.parse(sentry_server.dsn)
+        poster = Poster(dsn, environ={"http_proxy": f"http://me:right@127.0.0.1:{proxy.port}"})
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+        assert proxy.lines[0].startswith(f"POST http://127.0.0.1:{sentry_server.port}/api/1/envelope/")
+        assert len(sentry_server.envelopes) == 1
+        wrong = Poster(dsn, environ={"HTTP_PROXY": f"http://me:wrong@127.0.0.1:{proxy.port}"})
+        assert wrong.post(ENVELOPE).status == 407  # a 4xx: the sender counts it as refused
+        wrong.close()
+        assert len(sentry_server.envelopes) == 1
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy", "bypass"),
+    [
+        ("o1.ingest.sentry.io", 443, "sentry.io", True),
+        ("o1.ingest.sentry.io", 443, ".sentry.io", True),
+        ("sentry.io", 443, "sentry.io", True),
+        ("notsentry.io", 443, "sentry.io", False),
+        ("sentry.example", 443, "*", True),
+        ("127.0.0.1", 9000, "127.0.0.1:9000", True),
+        ("127.0.0.1", 9000, "127.0.0.1:9001", False),
+        ("127.0.0.1", 9000, "localhost, 10.0.0.1", False),
+        ("127.0.0.1", 9000, "", False),
+    ],
+)
+def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) -> None:
+    assert _bypass(host, port, no_proxy) is bypass

@@ -1,0 +1,219 @@
+"""The run journal on its own (records, locks, the fault file) and the reports made from it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from crashreport import _json, reports
+from crashreport.run import journal
+
+from .strategies import examples
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _normal(value: Any) -> Any:
+    """What JSON can say of a value: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(json_like)
+@example({"a": 'x"y\\z\n\x00\x7f\u2028é😀'})
+@example([float("nan"), float("inf"), -0.0, 10**30])
+def test_the_start_up_json_writer_is_read_back_by_json(value: Any) -> None:
+    assert json.loads(_json.dumps(value)) == _normal(value)
+
+
+def test_the_writer_turns_anything_else_into_text_and_stops_at_depth() -> None:
+    class Odd:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert json.loads(_json.dumps({"p": Path("/x"), "o": Odd(), 3: (1, 2)})) == \
+        {"p": "/x", "o": "<Odd>", "3": [1, 2]}  # fmt: skip
+    deep: Any = []
+    for _ in range(100):
+        deep = [deep]
+    assert isinstance(json.loads(_json.dumps(deep)), list)
+
+
+def test_a_record_is_written_privately_and_atomically(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    path = folder / "a.json"
+    journal.write(path, {"sid": "a", "n": 1})
+    journal.write(path, {"sid": "a", "n": 2})
+    assert journal.read(path) == {"sid": "a", "n": 2}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == ["a.json"]  # no temporary file left
+
+
+def test_read_refuses_links_garbage_and_huge_files(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    journal.write(good, {"sid": "g"})
+    link = tmp_path / "link.json"
+    link.symlink_to(good)
+    assert journal.read(link) is None
+    (tmp_path / "garbage.json").write_bytes(b"\x00not json")
+    assert journal.read(tmp_path / "garbage.json") is None
+    (tmp_path / "nosid.json").write_text('{"x": 1}')
+    assert journal.read(tmp_path / "nosid.json") is None
+    with open(tmp_path / "huge.json", "wb") as f:
+        f.truncate(journal.MAX_RECORD_BYTES + 1)
+    assert journal.read(tmp_path / "huge.json") is None
+
+
+def test_the_folder_must_be_ours_and_not_a_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "runs").symlink_to(elsewhere)
+    with pytest.raises(OSError):
+        journal.ensure_dir(tmp_path / "runs")
+    if os.geteuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir()
+        os.chown(foreign, 65534, 65534)
+        with pytest.raises(PermissionError):
+            journal.ensure_dir(foreign / "runs")
+        assert list(foreign.iterdir()) == []  # nothing created inside
+
+
+def test_a_live_run_is_skipped_a_finished_or_dead_one_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    live = journal.OpenRun(folder, "live")
+    live.start({"sid": "live", "started": time.time()})
+    done = journal.OpenRun(folder, "done")
+    done.start({"sid": "done", "started": time.time()})
+    done.finish({"sid": "done", "started": time.time(), "ended": time.time()})
+    dead = journal.OpenRun(folder, "dead")
+    dead.start({"sid": "dead", "started": time.time()})
+    dead.forget()  # its process is gone: the lock with it
+    found = {left.record["sid"]: left for left in journal.ended_runs(folder)}
+    assert set(found) == {"done", "dead"}
+    assert found["done"].finished and not found["dead"].finished
+    for left in found.values():
+        left.remove()
+    assert sorted(p.name for p in folder.iterdir()) == ["live.fault", "live.json"]
+    live.forget()
+
+
+def test_unreadable_records_and_orphan_files_are_cleaned_once_old(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    (folder / "bad.json").write_text("{half")
+    (folder / "orphan.fault").write_text("")
+    assert list(journal.ended_runs(folder)) == []
+    assert (folder / "bad.json").exists()  # it may be a record being written right now
+    later = time.time() + 7200
+    assert list(journal.ended_runs(folder, now=later)) == []
+    assert sorted(p.name for p in folder.iterdir()) == []
+
+
+# -- reports ---------------------------------------------------------------------------------
+RECORD = {"sid": "0f2b6a31-8a1c-4c55-9d0e-5b5d6f7e8a9b", "did": "ab" * 16, "app": "mytool",
+          "version": None, "environment": "production", "level": "all", "started": 1.7e9,
+          "trace_id": "c" * 32, "span_id": "d" * 16, "python": "3.11.7",
+          "implementation": "cpython", "subcommand": "sync"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("end", "fault", "status", "errors"),
+    [
+        ({"ended": 1.7e9 + 2, "outcome": "ok", "errors": 0}, "", "exited", None),
+        ({"ended": 1.7e9 + 2, "outcome": "failed", "errors": 0}, "", "exited", 1),
+        ({"ended": 1.7e9 + 2, "outcome": "ok", "errors": 3}, "", "exited", 3),
+        ({"ended": 1.7e9 + 2, "outcome": "crashed", "crashed": True}, "", "crashed", 1),
+        ({}, "", "abnormal", None),
+        ({}, "Fatal Python error: Segmentation fault\n", "crashed", 1),
+    ],
+)
+def test_one_session_per_run_with_its_final_status(end: dict[str, Any], fault: str, status: str,
+                                                   errors: int | None) -> None:  # fmt: skip
+    session = reports.session({**RECORD, **end}, "mytool@1.0", fault)
+    assert session["sid"] == RECORD["sid"] and session["did"] == RECORD["did"]
+    assert session["init"] is True and session["status"] == status
+    assert session.get("errors") == errors
+    assert session["attrs"] == {"release": "mytool@1.0", "environment": "production"}
+    assert session["started"] == "2023-11-14T22:13:20.000000Z"
+    assert ("duration" in session) == ("ended" in end)
+
+
+def test_report_ids_are_fixed_by_the_run_and_distinct() -> None:
+    ids = {kind: reports.report_id(RECORD, kind) for kind in ("session", "transaction", "fatal")}
+    assert ids["session"] == RECORD["sid"].replace("-", "")
+    assert len(set(ids.values())) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids.values())
+    assert ids == {kind: reports.report_id(dict(RECORD), kind) for kind in ids}
+
+
+def test_the_usage_record_holds_the_runs_actions_and_counters() -> None:
+    record = {**RECORD, "ended": 1.7e9 + 2, "outcome": "failed", "exit_code": 2,
+              "counters": {"files": 3},
+              "spans": [{"name": "fetch", "start": 1.7e9, "duration": 0.5, "outcome": "error",
+                         "data": {"status_code": 503}},
+                        {"name": "parse", "start": 1.7e9 + 1, "duration": 0.1, "outcome": "error",
+                         "data": {}, "error": {"type": "ValueError", "message": "bad"}}]}  # fmt: skip
+    txn = reports.transaction(record, "mytool@1.0", {"mytool": "1.0"})
+    trace = txn["contexts"]["trace"]
+    assert (trace["status"], trace["data"]["outcome"], trace["data"]["exit_code"]) == \
+        ("invalid_argument", "failed", 2)  # fmt: skip
+    assert txn["measurements"] == {"files": {"value": 3, "unit": "none"}}
+    fetch, parse = txn["spans"]
+    assert fetch["status"] == "unavailable" and fetch["data"]["http.response.status_code"] == 503
+    assert parse["status"] == "internal_error" and parse["data"]["error.type"] == "ValueError"
+    assert {s["parent_span_id"] for s in txn["spans"]} == {RECORD["span_id"]}
+    assert txn["timestamp"] > txn["start_timestamp"]
+
+
+def test_a_real_faulthandler_dump_becomes_a_crash_event(tmp_path: Path) -> None:
+    dump = tmp_path / "fault"
+    code = (
+        "import faulthandler, os, threading, time, ctypes\n"
+        f"fd = os.open({str(dump)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "faulthandler.enable(file=fd, all_threads=True)\n"
+        "threading.Thread(target=time.sleep, args=(10,), daemon=True).start()\n"
+        "def convert():\n    ctypes.string_at(0)\n"
+        "convert()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert proc.returncode == -11
+    fault = dump.read_text()
+    event = reports.fatal_event(RECORD, fault, "mytool@1.0", {"mytool": "1.0"}, when=1.7e9)
+    assert event is not None
+    [exc] = event["exception"]["values"]
+    assert exc["type"] == "SIGSEGV" and exc["value"] == "Fatal Python error: Segmentation fault"
+    assert exc["mechanism"]["meta"]["signal"] == {"name": "SIGSEGV", "number": 11}
+    functions = [f["function"] for f in exc["stacktrace"]["frames"]]
+    assert functions[-2:] == ["convert", "string_at"]  # oldest first, the crash last
+    threads = event["threads"]["values"]
+    assert len(threads) == 2 and sum(t["crashed"] for t in threads) == 1
+    assert event["level"] == "fatal" and event["release"] == "mytool@1.0"
+    ctypes_frame = exc["stacktrace"]["frames"][-1]
+    assert "def string_at" in "".join(ctypes_frame["pre_context"] + [ctypes_frame["context_line"]])
+    assert reports.fatal_event(RECORD, "", "mytool@1.0", {}) is None
+    assert reports.fault_signal("Fatal Python error: Aborted\n") == ("Aborted", "SIGABRT", 6)
