@@ -126,6 +126,7 @@ def test_a_caller_reading_the_output_does_not_wait_for_the_sender(
     fds = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert not [fd for fd in fds if fd.startswith("pipe:")], fds  # no pipe of the caller
     stat_sender = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    assert int(stat_sender[16]) == 19  # the lowest priority: it never slows the user's work
     assert int(stat_sender[3]) == pid  # its own session (setsid): a closed terminal's SIGHUP
     sentry_server.fault("ok")  # does not reach it; then it delivers and exits
     settle()

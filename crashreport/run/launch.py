@@ -17,6 +17,7 @@ app itself), :func:`can_spawn` is False and the run delivers in-process with a b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -89,13 +90,18 @@ def spawn(args: list[str], lock_fd: int, env: dict[str, str] | None = None) -> i
             actions.append((os.POSIX_SPAWN_CLOSE, fd))
     argv = [sys.executable, "-m", MODULE, *args, "--lock-fd", str(child_fd)]
     try:
-        return os.posix_spawn(sys.executable, argv, os.environ if env is None else env,
-                              file_actions=actions, setsid=True)  # fmt: skip
+        pid = os.posix_spawn(sys.executable, argv, os.environ if env is None else env,
+                             file_actions=actions, setsid=True)  # fmt: skip
     except OSError:
         return None
     finally:
         os.close(devnull)
         os.close(lock_fd)
+    # The lowest priority (nice 19), set as the child starts: the sender then takes only what
+    # the program's next run and the user's other work leave of the processors.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    return pid
 
 
 def _inheritable_fds() -> list[int]:
