@@ -32,6 +32,9 @@ from .delivery.http import Answer, Dsn, Poster
 from .delivery.outbox import Claim, Entry, Outbox
 from .paths import Paths
 from .payload import allow
+from .reports.fatal import fatal_event
+from .reports.session import session
+from .reports.usage import transaction
 from .run import journal
 
 if TYPE_CHECKING:
@@ -146,7 +149,7 @@ class Sender:
         level = record.get("level")
         fault_when = _mtime(left.fault_path)
         if level in ("all", "errors"):
-            from .metadata import package_versions, release_for
+            from .release import package_versions, release_for
 
             if self._packages is None:
                 self._packages = package_versions(self.app)
@@ -154,18 +157,18 @@ class Sender:
             release = release_for(self.app, record.get("version"), packages)
             items: list[tuple[str, str, dict[str, Any], float]] = []  # kind, id, payload, created
             started = float(record["started"])
-            event = reports.fatal_event(record, left.fault, release, packages, fault_when)
+            event = fatal_event(record, left.fault, release, packages, fault_when)
             if event is not None:
-                from . import appcode
+                from .capture import inapp
 
                 with guard():
-                    appcode.mark_frames(event, appcode.for_app(self.app))
+                    inapp.mark_frames(event, inapp.for_app(self.app))
                 items.append(("event", event["event_id"], event, fault_when or started))
             if level == "all":
                 items.append(("session", reports.report_id(record, "session"),
-                              reports.session(record, release, left.fault), started))  # fmt: skip
+                              session(record, release, left.fault), started))  # fmt: skip
                 if left.finished:
-                    txn = reports.transaction(record, release, packages)
+                    txn = transaction(record, release, packages)
                     items.append(("transaction", txn["event_id"], txn, started))
             scrubber = self._scrubber(record)
             for kind, rid, payload, created in items:
@@ -191,7 +194,7 @@ class Sender:
                                                     self.dsn.public_key if self.dsn else None)
         data = envelopes.serialize(allow("envelope", headers) or {}, [(kind, payload)])
         if self.echo:
-            from .echo import echo
+            from .delivery.echo import echo
 
             echo(data)
         self.outbox.put(data, created=created, report_id=rid)
