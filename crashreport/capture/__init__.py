@@ -23,16 +23,32 @@ from .._safe import guard
 from ..consent import Level
 from ..delivery.outbox import Outbox
 from ..release import package_versions, release_for
-from ..run import MAX_BREADCRUMBS
 from ..scrub import Scrubber, machine_context
 from . import inapp
 from .transport import QueueingTransport
 
 if TYPE_CHECKING:
+    from collections import deque
     from logging import LogRecord
+    from typing import Protocol
 
-    from ..run import Run
+    from ..options import Options
+    from ..paths import Paths
 
+    class Run(Protocol):
+        """What the capture reads of the run that loaded it (:class:`crashreport.run.Run`)."""
+
+        options: Options
+        paths: Paths
+        level: Level
+        user_id: str
+        subcommand: str | None
+        trace_id: str
+        span_id: str
+        breadcrumbs: deque[tuple[float, int, str, Any, Any]] | None
+
+#: Breadcrumbs an event carries (sentry-sdk's default is 100; a CLI needs the last few).
+MAX_BREADCRUMBS = 30
 #: Python's logging levels as Sentry's.
 _LEVELS = {50: "fatal", 40: "error", 30: "warning", 20: "info", 10: "debug"}
 
@@ -69,7 +85,7 @@ class Capture:
             auto_enabling_integrations=False,
             integrations=[DedupeIntegration()],
             include_local_variables=False,
-            max_breadcrumbs=MAX_BREADCRUMBS,
+            max_breadcrumbs=MAX_BREADCRUMBS,  # the run keeps as many log records
             before_send=cast(Any, self._before_send),
             send_client_reports=False,
             traces_sample_rate=1.0,  # no transaction is made here; the trace header says so

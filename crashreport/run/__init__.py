@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from ..options import Options
     from ..paths import Paths
 
-#: Log records kept for the next report's breadcrumbs (sentry-sdk's default is 100; a CLI needs
-#: the last few).
+#: Log records kept for the next report's breadcrumbs (crashreport.capture sends as many).
 MAX_BREADCRUMBS = 30
 #: Tracked actions kept for the usage record (Relay accepts at most 1,000 spans).
 MAX_SPANS = 1000
