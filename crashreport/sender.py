@@ -5,7 +5,7 @@ Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
 
 1. stop at once if telemetry is now off (``DO_NOT_TRACK``, ``<APP>_TELEMETRY``, CI, the config
    file saying off, or a program that switched it off while running);
-2. turn every run that is over (:func:`crashreport.run.journal.ended_runs`) into its reports —
+2. turn every run that is over (:func:`crashreport.journal.ended_runs`) into its reports —
    session, usage record, fatal crash (:mod:`crashreport.reports`) — scrubbed
    (:mod:`crashreport.privacy`) and queued, each exactly once;
 3. deliver what is due, oldest first, sessions up to 100 per request, one connection kept
@@ -25,21 +25,20 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import reports
+from . import journal, reports
 from ._safe import guard
 from .delivery import envelopes, ratelimits
 from .delivery.http import Answer, Dsn, Poster
 from .delivery.outbox import Claim, Entry, Outbox
+from .locks import take_lock, wait_for_lock
 from .paths import Paths
 from .payload import allow
 from .reports.fatal import fatal_event
 from .reports.session import session
 from .reports.usage import transaction
-from .run import journal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
     from .scrub import Scrubber
 
@@ -428,21 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         deadline = time.time() + max(1.0, ns.seconds)
         while True:
             sender.work(deadline)
-            journal_lock = _lock(sender.paths.runs_lock)
+            journal_lock = wait_for_lock(sender.paths.runs_lock)
             if time.time() >= deadline or not _more_work(sender):
                 break
             os.close(journal_lock)
         sender.close()
     os._exit(0)  # both locks go with the process, at once
-
-
-def _lock(path: Path) -> int:
-    """Take ``path``'s lock, waiting for it (it is only ever held for a moment)."""
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
 
 
 def _more_work(sender: Sender) -> bool:
@@ -458,8 +448,6 @@ def _more_work(sender: Sender) -> bool:
 def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> None:
     """Deliver from inside the program at its exit, within ``timeout`` seconds: where no sender
     can be started after exit (or in echo mode, to print this run's reports on its stderr)."""
-    from .run.launch import take_lock
-
     ns = _parser().parse_args(args)
     sender = _sender(ns, echo=echo, timeout=timeout or None)
     paths = sender.paths
@@ -477,8 +465,6 @@ def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> No
 def wait_and_collect(app: str, timeout: float = 10.0) -> None:
     """Wait (at most ``timeout``) for a running sender of ``app`` to finish, then turn the runs
     that are over into queued reports here (the demo and ``show`` want them now)."""
-    from .run.launch import take_lock
-
     sender = Sender(app)
     deadline = time.time() + timeout
     lock = take_lock(sender.paths.sender_lock)
@@ -516,8 +502,6 @@ def send_now(app: str, *, config: str | None, dsn: str, timeout: float,
              progress: Callable[[int, int], None] | None = None) -> SendResult:  # fmt: skip
     """``crashreport send``: queue finished runs and deliver everything now, skipping the backoff
     (the user asked) but never a server's rate limit. ``timeout`` bounds the whole send."""
-    from .run.launch import take_lock
-
     sender = Sender(app, config=config, dsn=dsn, timeout=timeout)
     lock = take_lock(sender.paths.sender_lock) if hasattr(os, "fork") else None
     try:

@@ -16,9 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crashreport import _json
+from crashreport import _json, journal
 from crashreport.reports import fatal, report_id, session, usage
-from crashreport.run import journal
 
 from .strategies import examples
 

@@ -1,7 +1,7 @@
 """What a run left in the journal, as Sentry reports: its session (:mod:`.session`), its usage
 record (:mod:`.usage`), its fatal crash (:mod:`.fatal`); here, what they share.
 
-Pure: a run record (see :mod:`crashreport.run.journal`) in, JSON payloads out; the sender
+Pure: a run record (see :mod:`crashreport.journal`) in, JSON payloads out; the sender
 scrubs and queues them. Every report has an id derived from the run's session id, so that a
 run is turned into reports exactly once even if the sender is killed halfway (the outbox knows
 the ids it holds).

@@ -15,10 +15,10 @@ import os
 import sys
 import time
 
-from .. import _exit
+from .. import _exit, journal
 from .._safe import guard, warn
 from ..consent import Level
-from . import hooks, journal, launch, usage
+from . import hooks, launch, usage
 from .errorcap import ERRORS_DROPPED, ErrorCap, exception_key, record_key
 
 TYPE_CHECKING = False
