@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from crashreport.delivery.drain import SendResult, restamp
 from crashreport.delivery.outbox import Outbox
 from crashreport.paths import Paths
-from crashreport.sender import Sender, SendResult, restamp, send_now
+from crashreport.sender import Sender, send_now
 
 from .conftest import ROOT, Run, child_env, run_mytool, run_python, settle
 from .sentry_server import SentryServer
@@ -157,20 +158,20 @@ def test_a_transaction_limit_never_holds_a_crash_report(sentry_server: SentrySer
 
 
 def test_limits_sent_with_a_200_apply_to_the_next_reports(sentry_server: SentryServer) -> None:
+    """Bugsink's way: every answer, 200 too, carries a 24 h limit on transactions."""
+    sentry_server.answer_headers = {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"}
     box = outbox()
-    fill(box, 1)
-    sender = Sender("mytool", dsn=sentry_server.dsn)
-    [entry] = box.pending()
-    claim = box.claim(entry)
-    assert claim is not None
-    from crashreport.delivery.http import Answer
-
-    sender._settle(Answer(status=200, rate_limits="86400:transaction;span:organization"),
-                   [claim], 0)  # fmt: skip
+    [event] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5).sent == 1
     limits = box.rate_limits()
     assert set(limits) == {"transaction", "span"}
     assert 86300 < limits["transaction"] - time.time() <= 86400
-    sender.close()
+    fill(box, 1, kind="transaction")
+    [later] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(sent=1, kept=0, held=0, dropped=1)  # fmt: skip
+    assert event_ids(sentry_server) == [event, later]
+    assert sentry_server.items("transaction") == []
 
 
 def test_sessions_go_a_hundred_per_request(sentry_server: SentryServer) -> None:

@@ -245,9 +245,11 @@ class Run:
             with guard():
                 self._journal.finish(record)
         if self._capture is not None and self._capture.transport.in_memory:
-            from ..sender import send_from_memory
+            from ..delivery.drain import send_from_memory
 
-            send_from_memory(self.options, self._capture.transport.in_memory)
+            if self.options.dsn:
+                send_from_memory(self.options.dsn, self._capture.transport.in_memory,
+                                 timeout=self.options.exit_timeout, ca_certs=self.options.ca_certs)
         if self.owner and (self.level is not Level.OFF or self._capture is not None):
             self.deliver(at_exit=True)
 
