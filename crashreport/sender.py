@@ -11,7 +11,8 @@ Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
 3. deliver what is due, oldest first, sessions up to 100 per request, one connection kept
    alive; a server that is down ends the attempt (the next sender tries again, with backoff);
 4. copy what is queued for a local Spotlight sidecar, when one is configured;
-5. before letting go of the lock, look once more for work a program left meanwhile.
+5. look once more for work a program left meanwhile, under the journal lock, and exit holding
+   it (see :func:`main`).
 
 It works at most :data:`MAX_SECONDS`; whatever is left waits for the next one. ``crashreport
 send`` runs the same code in the user's terminal (:func:`send_now`).
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .scrub import Scrubber
+
 
 class Sender:
     """One app's delivery: its paths, where to send, and what telemetry allows right now."""
@@ -117,7 +119,7 @@ class Sender:
             started = float(record["started"])
             event = fatal_event(record, left.fault, release, packages, fault_when)
             if event is not None:
-                from .capture import inapp
+                from . import inapp
 
                 with guard():
                     inapp.mark_frames(event, inapp.for_app(self.app))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crashreport.capture.inapp import (
+from crashreport.inapp import (
     AppCode,
     for_app,
     from_distribution,

@@ -19,12 +19,12 @@ import sentry_sdk
 from sentry_sdk.integrations.dedupe import DedupeIntegration
 from sentry_sdk.utils import event_from_exception
 
+from .. import inapp
 from .._safe import guard
 from ..consent import Level
 from ..delivery.outbox import Outbox
 from ..release import package_versions, release_for
 from ..scrub import Scrubber, machine_context
-from . import inapp
 from .transport import QueueingTransport
 
 if TYPE_CHECKING:
