@@ -217,3 +217,28 @@ def test_a_real_faulthandler_dump_becomes_a_crash_event(tmp_path: Path) -> None:
     assert "def string_at" in "".join(ctypes_frame["pre_context"] + [ctypes_frame["context_line"]])
     assert fatal.fatal_event(RECORD, "", "mytool@1.0", {}) is None
     assert fatal.fault_signal("Fatal Python error: Aborted\n") == ("Aborted", "SIGABRT", 6)
+
+
+def test_the_sender_turns_a_fatal_crash_into_reports_without_sentry_sdk(home: Path) -> None:
+    """The sender is light too: a segfaulted run becomes its session and crash event with no
+    sentry-sdk import (run in a fresh process, as the sender runs)."""
+    from .conftest import run_python
+
+    code = (
+        "import json, os, sys, time\n"
+        "from crashreport import journal\n"
+        "from crashreport.paths import Paths\n"
+        "from crashreport.sender import Sender\n"
+        "p = Paths.for_app('mytool')\n"
+        "journal.ensure_dir(p.runs_dir)\n"
+        f"record = {RECORD!r}\n"
+        "record['started'] = time.time()\n"
+        "journal.write(p.runs_dir / (record['sid'] + '.json'), record)\n"
+        "(p.runs_dir / (record['sid'] + '.fault')).write_text("
+        "'Fatal Python error: Segmentation fault\\n\\nCurrent thread 0x1 (most recent call first):\\n"
+        "  File \"/usr/lib/x.py\", line 3 in f\\n')\n"
+        "print(Sender('mytool').collect(), 'sentry_sdk' in sys.modules)\n"
+        "print(sorted(k for e in Sender('mytool').outbox.pending() for k in e.kinds))\n"
+    )
+    run = run_python(home, "-c", code)
+    assert run.stdout.splitlines() == ["1 False", "['event', 'session']"], run.stderr
