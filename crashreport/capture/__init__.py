@@ -103,6 +103,8 @@ class Capture:
                                       "version": platform.python_version()})  # fmt: skip
         scope.set_context("packages", dict(self.packages))
         if run.level is Level.ALL:
+            # The error names the run's usage record (the subcommand), as Sentry expects.
+            scope.set_transaction_name(run.subcommand or o.app, source="custom")
             # The run's trace: a crash shows up inside the run's usage record in Sentry, and its
             # envelope carries the same trace header (sampling context) as the usage record's.
             sentry_sdk.continue_trace({"sentry-trace": f"{run.trace_id}-{run.span_id}-1",
@@ -121,7 +123,10 @@ class Capture:
         return ",".join(f"sentry-{k}={quote(v, safe='')}" for k, v in header.items())
 
     def set_subcommand(self, name: str | None) -> None:
-        sentry_sdk.get_global_scope().set_tag("subcommand", name)
+        scope = sentry_sdk.get_global_scope()
+        scope.set_tag("subcommand", name)
+        if self.run.level is Level.ALL:
+            scope.set_transaction_name(name or self.run.options.app, source="custom")
 
     def _breadcrumbs(self) -> None:
         """Hand the run's recent log records to sentry-sdk as breadcrumbs (each one once)."""
