@@ -38,7 +38,7 @@ def measure(repeat: int = 5) -> dict[str, Any]:
     """Events per second and canaries left, for ours and the baselines (< 15 s at repeat=5)."""
     from sentry_sdk.scrubber import EventScrubber
 
-    from crashreport.scrub import Scrubber
+    from crashreport.privacy import Scrubber
     from tests import scrub_corpus
 
     context = scrub_corpus.context()
@@ -83,7 +83,7 @@ def _canaries_left(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Distinct canaries (of :data:`tests.scrub_corpus.CANARIES`) each scrubber leaves."""
     from sentry_sdk.scrubber import EventScrubber
 
-    from crashreport.scrub import Scrubber
+    from crashreport.privacy import Scrubber
     from tests import scrub_corpus
 
     left: dict[str, set[str]] = {"ours": set(), "sdk_default": set(), "sdk_recursive": set()}

@@ -30,7 +30,7 @@ from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
-from .scrub import Scrubber, machine_context
+from .privacy import Scrubber, machine_context
 from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
 

@@ -17,7 +17,7 @@ from ._safe import guard
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .scrub import Scrubber
+    from .privacy import Scrubber
 
 #: Item types whose payload is JSON we know how to scrub; anything else (attachments, profiles,
 #: replays) is dropped: we cannot promise what bytes of unknown shape contain.

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crashreport.scrub import MachineContext, machine_context
+from crashreport.privacy import MachineContext, machine_context
 
 #: Each property test's example count is multiplied by this in the ``explore`` profile.
 EXPLORE_FACTOR = 40

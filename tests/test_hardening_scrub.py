@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crashreport.scrub import Scrubber
+from crashreport.privacy import Scrubber
 
 from .conftest import run_python
 from .sentry_server import SentryServer
