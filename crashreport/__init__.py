@@ -80,6 +80,7 @@ def init(
     before_send: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None,
     scrub_patterns: Iterable[str] = (),
     scrub_keys: Iterable[str] = (),
+    scrub_words: Iterable[str] = (),
     exit_timeout: float | None = None,
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
@@ -96,8 +97,9 @@ def init(
 
     ``before_send`` is the app's own hook; it runs first, and crashreport's scrubber always
     runs after it. ``scrub_patterns`` (regular expressions) and ``scrub_keys`` (dictionary keys
-    whose values are dropped) extend the scrubber. ``exit_timeout`` bounds the wait at exit
-    (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the on-disk outbox (default
+    whose values are dropped) extend the scrubber; ``scrub_words`` are the app's own safe words
+    (enum values, error codes) that may leave the machine as they are. ``exit_timeout`` bounds
+    the wait at exit (default 0.25 s); ``max_queued``/``max_queued_bytes`` bound the on-disk outbox (default
     200 envelopes / 20 MiB, oldest dropped first). ``spotlight`` (True or a sidecar URL) also
     copies every scrubbed envelope to a local Spotlight. ``ask=True``: if nobody decided yet
     and this is a terminal, ask once (default No) and record the answer in ``config`` (see
@@ -127,6 +129,7 @@ def init(
         _options.update(app=app, dsn=dsn, settings=settings, subcommand=subcommand,
                         version=version, environment=environment, before_send=before_send,
                         scrub_patterns=tuple(scrub_patterns), scrub_keys=tuple(scrub_keys),
+                        scrub_words=tuple(scrub_words),
                         exit_timeout=exit_timeout, max_queued=max_queued,
                         max_queued_bytes=max_queued_bytes, spotlight=spotlight,
                         max_errors=max_errors)  # fmt: skip

@@ -37,3 +37,38 @@ def package_versions(app: str) -> dict[str, str]:
         except (metadata.PackageNotFoundError, ValueError):
             continue
     return versions
+
+
+def app_roots(app: str) -> tuple[str, ...]:
+    """The folders (or files) of the app's own top-level packages, from its distribution's
+    metadata: installed, or editable from a checkout. Their code is the program's text."""
+    import importlib.util
+    import os
+    import sys
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(app)
+    except (metadata.PackageNotFoundError, ValueError):
+        return ()
+    names = (dist.read_text("top_level.txt") or "").split()
+    if not names:
+        names = sorted({str(f).split("/")[0].removesuffix(".py") for f in dist.files or ()
+                        if not str(f).startswith(("..", "__")) and ".dist-info" not in str(f)
+                        and ".egg-info" not in str(f) and _NAME.match(str(f))})  # fmt: skip
+    roots: list[str] = []
+    for name in names:
+        if not name.isidentifier():
+            continue
+        module = sys.modules.get(name)
+        try:
+            spec = module.__spec__ if module is not None else importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            spec = None
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            roots += [os.path.realpath(p) for p in spec.submodule_search_locations]
+        elif spec.origin and os.path.isfile(spec.origin):
+            roots.append(os.path.realpath(spec.origin))
+    return tuple(dict.fromkeys(roots))

@@ -30,7 +30,7 @@ from .delivery import REQUEST_TIMEOUT, Courier, EnvelopeSender
 from .errorcap import DEFAULT_MAX_ERRORS, ErrorCap
 from .outbox import DEFAULT_MAX_BYTES, DEFAULT_MAX_COUNT, Outbox
 from .paths import Paths
-from .privacy import Scrubber, machine_context
+from .privacy import Scrubber, machine_context, structure_breadcrumb, structure_event
 from .spotlight import SpotlightForwarder
 from .transport import ScrubbingTransport
 
@@ -116,6 +116,7 @@ class Reporter:
             max_breadcrumbs=30,
             ignore_errors=[KeyboardInterrupt],
             before_send=cast(Any, self._before_send),
+            before_breadcrumb=cast(Any, self._before_breadcrumb),
             before_send_transaction=cast(Any, self._before_send_transaction),
             traces_sample_rate=1.0,
             send_client_reports=False,
@@ -211,7 +212,15 @@ class Reporter:
                 return None
             event = result
         event["modules"] = dict(self.packages)
+        with guard():  # messages rebuilt from the live objects: what text rules cannot see
+            structure_event(event, hint)
         return event
+
+    @staticmethod
+    def _before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+        with guard():
+            structure_breadcrumb(crumb, hint)
+        return crumb
 
     def _before_send_transaction(
         self, event: dict[str, Any], hint: dict[str, Any]
@@ -346,6 +355,7 @@ def start(
     before_send: BeforeSend | None = None,
     scrub_patterns: tuple[str, ...] = (),
     scrub_keys: tuple[str, ...] = (),
+    scrub_words: tuple[str, ...] = (),
     exit_timeout: float | None = None,
     max_queued: int | None = None,
     max_queued_bytes: int | None = None,
@@ -361,11 +371,12 @@ def start(
     import uuid
 
     from . import identity
-    from .metadata import package_versions
+    from .metadata import app_roots, package_versions
     from .spotlight import resolve_url
 
     try:
-        scrubber = Scrubber(machine_context(), patterns=scrub_patterns, keys=scrub_keys)
+        scrubber = Scrubber(machine_context(app_roots=app_roots(app)), patterns=scrub_patterns,
+                            keys=scrub_keys, words=scrub_words)  # fmt: skip
     except re.error as exc:
         raise ValueError(f"a scrub pattern is not a valid regular expression ({exc})") from exc
     if dsn and not settings.dsn and not looks_like_dsn(dsn):

@@ -26,6 +26,9 @@ JSON_ITEM_TYPES = frozenset(
 )
 
 
+_OWN_HEADERS = frozenset({"type", "content_type", "item_count", "length"})
+
+
 def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
     """A scrubbed copy of ``envelope``; None when no item is left to send."""
     items = []
@@ -42,10 +45,12 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
                 clean = scrubber.scrub_event(payload)
             else:
                 clean = scrubber.scrub(payload)
-            item_headers = {k: v for k, v in item.headers.items() if k != "length"}
-            items.append(
-                Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers))
-            )
+            # The SDK's own headers (type, content type, count) are kept; any other is scrubbed.
+            headers = {k: v for k, v in item.headers.items() if k not in _OWN_HEADERS}
+            clean_headers = scrubber.scrub(headers) if headers else {}
+            clean_headers.update({k: v for k, v in item.headers.items()
+                                  if k in _OWN_HEADERS and k != "length"})  # fmt: skip
+            items.append(Item(payload=PayloadRef(json=clean), headers=clean_headers))
     if not items:
         return None
     envelope_headers: dict[str, Any] = {}

@@ -91,7 +91,9 @@ class Action(ContextDecorator):
         if exc_type is not None:
             self.outcome = "error"
             self.error_type = exc_type.__name__
-            self.error_message = str(exc)[:500] if exc is not None else None
+            # Whole: the scrubber sees the full text and cuts only after (a cut e-mail or token
+            # no longer has the shape a secret rule knows).
+            self.error_message = str(exc) if exc is not None else None
         elif _failed(self.data.get("exit_code"), self.data.get("status_code")):
             self.outcome = "error"
         if self._sink is not None:

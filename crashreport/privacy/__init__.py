@@ -16,7 +16,7 @@ from __future__ import annotations
 from .machine import MachineContext, machine_context
 from .rules import DENY_KEYS, ERROR, FILTERED, PLACEHOLDERS, REMOVE_KEYS
 from .scrubber import Scrubber
-from .structured import exception_value, log_message
+from .structured import exception_value, log_message, structure_breadcrumb, structure_event
 
 __all__ = [
     "DENY_KEYS",
@@ -29,4 +29,6 @@ __all__ = [
     "exception_value",
     "log_message",
     "machine_context",
+    "structure_breadcrumb",
+    "structure_event",
 ]

@@ -8,7 +8,9 @@ process, on first use.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 from collections.abc import Callable
 
@@ -141,9 +143,13 @@ def filter_secrets(text: str) -> str:
     return secret_pattern().sub(_secret, text)
 
 
-def has_secret_hint(text: str) -> bool:
-    """Whether :func:`filter_secrets` might change ``text`` (a batch of lines at once)."""
-    return _SECRET_HINTS.search(text) is not None
+def hinted_lines(lines: list[str]) -> set[int]:
+    """The indexes of the lines :func:`filter_secrets` might change: one scan of them all."""
+    joined = "\n".join(lines)
+    if _SECRET_HINTS.search(joined) is None:
+        return set()
+    starts = list(itertools.accumulate(map(len, lines), lambda a, n: a + n + 1, initial=0))
+    return {bisect.bisect_right(starts, m.start()) - 1 for m in _SECRET_HINTS.finditer(joined)}
 
 
 # -- sensitive keys ---------------------------------------------------------------------------

@@ -37,29 +37,46 @@ _TIME_KEYS = frozenset({"timestamp", "start_timestamp", "started", "received", "
 VERBATIM_FIELDS = frozenset({"event_id", "timestamp", "start_timestamp", "received", "release",
                              "dist", "environment", "platform", "level", "type"})  # fmt: skip
 _LEVELS = frozenset({"fatal", "error", "warning", "info", "debug", "log", "critical", "default",
-                     "http", "navigation", "query", "transaction", "ui", "user", "error"})  # fmt: skip
+                     "http", "navigation", "query", "transaction", "ui", "user"})  # fmt: skip
 _PLAIN = (bool, int, float)
 
 
 class Item:
     """One item being scrubbed: the scrubber and the vocabulary of this item."""
 
-    def __init__(self, scrubber: Scrubber, vocab: Vocabulary, cache: dict[str, str]) -> None:
+    def __init__(self, scrubber: Scrubber, vocab: Vocabulary, cache: dict[str, str],
+                 shared: dict[str, tuple[str, tuple[tuple[str, bool], ...]]]) -> None:  # fmt: skip
         self.s = scrubber
         self.vocab = vocab
         self._cache = cache
+        self._shared = shared
 
     def text(self, value: Any) -> Any:
-        """Free text: program text kept, the rest placeholders. Non-strings as data."""
+        """Free text: program text kept, the rest placeholders. Non-strings as data.
+
+        Results are cached for this vocabulary, and shared with items of other vocabularies
+        (other frames) along with the answers they depended on: a result is reused when the
+        new vocabulary answers the same."""
         if type(value) is not str:
             return self.data(value)
         cached = self._cache.get(value)
-        if cached is None:
-            cached = self.s.rules.scrub(value, self.vocab)
+        if cached is not None:
+            return cached
+        shared = self._shared.get(value)
+        vocab = self.vocab
+        if shared is not None and vocab.agrees(shared[1]):
+            cached = shared[0]
+        else:
+            vocab.asked = []
+            try:
+                cached = self.s.rules.scrub(value, vocab)
+                asked = tuple(dict.fromkeys(vocab.asked))
+            finally:
+                vocab.asked = None
             if len(value) <= 4096:
-                if len(self._cache) >= 8192:
-                    self._cache.clear()
-                self._cache[value] = cached
+                _remember(self._shared, value, (cached, asked))
+        if len(value) <= 4096:
+            _remember(self._cache, value, cached)
         return cached
 
     def data_text(self, value: str) -> str:
@@ -150,6 +167,12 @@ class Item:
         return self.text(str(key)), 0
 
 
+def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    if len(cache) >= 8192:
+        cache.clear()
+    cache[key] = value
+
+
 def _safe_key(key: Any) -> bool:
     return isinstance(key, str | bytes) or key is None or isinstance(key, _PLAIN)
 
@@ -196,7 +219,7 @@ def frame_step(item: Item, frame: Mapping[str, Any]) -> dict[str, Any]:
                 out[key] = (s.code.relative(value, module) if installed
                             else item.text(value.replace("\\", "/").rsplit("/", 1)[-1]))  # fmt: skip
             elif key in ("function", "module", "raw_function", "symbol") and isinstance(value, str):
-                out[key] = s.rules.code_line(value) if installed else item.text(value)
+                out[key] = s.code_line(value) if installed else item.text(value)
             elif value is None or type(value) in _PLAIN:
                 out[key] = value
             else:
@@ -236,7 +259,7 @@ def _each(item: Item, values: Any, step: Callable[[Item, Mapping[str, Any]], Any
 def exception_value_step(item: Item, value: Mapping[str, Any]) -> dict[str, Any]:
     module = value.get("module")
     known = module in (None, "builtins") or item.s.code.module_file(module) is not None
-    code = item.s.rules.code_line
+    code = item.s.code_line
 
     def name(i: Item, v: Any) -> Any:
         return code(v) if known and isinstance(v, str) else i.text(v)
@@ -414,6 +437,12 @@ EVENT_STEPS: dict[str, Callable[[Item, Any], Any]] = {
 }
 
 
+#: Per process: the vocabulary of each (rules, base words, files) and its scrubbed strings, so
+#: that the frames, breadcrumbs and messages a process reports again cost a dict look-up.
+_ITEMS: dict[tuple[TextRules, frozenset[str], tuple[str, ...]], tuple[Vocabulary, dict[str, str]]] = {}
+_SHARED: dict[tuple[TextRules, frozenset[str]], dict[str, tuple[str, tuple[tuple[str, bool], ...]]]] = {}
+
+
 # -- the scrubber -------------------------------------------------------------------------------
 class Scrubber:
     """Scrubs events and other JSON items so that only the program's own text leaves.
@@ -432,8 +461,7 @@ class Scrubber:
         self.code = Code(self.rules)
         self.deny_keys = rules.DENY_KEYS | {k.lower() for k in keys}
         self.base = base_words(words)
-        self._caches: dict[tuple[str, ...], tuple[Vocabulary, dict[str, str]]] = {}
-        self._lines: dict[str, str] = {}
+        self._lines = self.rules.lines
 
     # -- vocabulary -------------------------------------------------------------------------------
     def vocabulary(self, files: Iterable[str] = ()) -> Vocabulary:
@@ -442,12 +470,14 @@ class Scrubber:
 
     def _item(self, files: tuple[str, ...]) -> Item:
         files = tuple(dict.fromkeys((*files, *app_files(self.context.app_roots))))
-        cached = self._caches.get(files)
+        key = (self.rules, self.base, files)
+        cached = _ITEMS.get(key)
         if cached is None:
-            if len(self._caches) >= 16:
-                self._caches.clear()
-            cached = self._caches[files] = (Vocabulary(self.base, files), {})
-        return Item(self, *cached)
+            if len(_ITEMS) >= 16:
+                _ITEMS.clear()
+            cached = _ITEMS[key] = (Vocabulary(self.base, files), {})
+        shared = _SHARED.setdefault((self.rules, self.base), {})
+        return Item(self, *cached, shared)
 
     def event_files(self, event: Mapping[str, Any]) -> list[str]:
         """The installed files of an event's frames (the crashing frame first) and the modules
@@ -480,9 +510,11 @@ class Scrubber:
     def code_lines(self, lines: list[Any]) -> list[Any]:
         """Source lines of installed code; a batch with no secret hint at all is kept whole."""
         new = [v for v in lines if isinstance(v, str) and v not in self._lines]
-        if new and not rules.has_secret_hint("\n".join(new)) and not self.extra_patterns:
-            for line in new:
-                self._lines[line] = line
+        if new and not self.extra_patterns:
+            hinted = rules.hinted_lines(new)
+            for i, line in enumerate(new):
+                if i not in hinted:
+                    self._lines[line] = line
         return [self.code_line(v) if isinstance(v, str) else v for v in lines]
 
     @property

@@ -44,7 +44,7 @@ def _program(cmd: Any) -> str:
     except (TypeError, ValueError):
         return TEXT
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    more = " …" if isinstance(cmd, list | tuple) and len(cmd) > 1 or (
+    more = " …" if (isinstance(cmd, list | tuple) and len(cmd) > 1) or (
         isinstance(cmd, str | bytes) and len(cmd.split()) > 1) else ""
     return name + more
 
@@ -92,5 +92,60 @@ def log_message(record: logging.LogRecord) -> str | None:
         if isinstance(args, Mapping):
             return record.msg % {k: _argument(v) for k, v in args.items()}
         return record.msg % tuple(_argument(a) for a in args)
+    except Exception:
+        return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during (no cycles)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in chain) and len(chain) < 64:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def structure_event(event: dict[str, Any], hint: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The capture step's call (sentry-sdk's ``before_send``): each exception value of
+    ``event`` that :func:`exception_value` can rebuild from ``hint["exc_info"]`` (and its
+    chain), and a logged event's message from ``hint["log_record"]``, replaced in place."""
+    hint = hint or {}
+    exc_info = hint.get("exc_info")
+    exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
+    exception = event.get("exception")
+    values = exception.get("values") if isinstance(exception, dict) else None
+    if isinstance(exc, BaseException) and isinstance(values, list):
+        for error in _chain(exc):
+            rebuilt = exception_value(error)
+            if rebuilt is None:
+                continue
+            for value in values:
+                if (isinstance(value, dict) and value.get("type") == type(error).__name__
+                        and value.get("value") == _text(error)):  # fmt: skip
+                    value["value"] = rebuilt
+    record = hint.get("log_record")
+    logentry = event.get("logentry")
+    if isinstance(record, logging.LogRecord) and isinstance(logentry, dict):
+        message = log_message(record)
+        if message is not None:
+            logentry["formatted"] = message
+            logentry.pop("params", None)
+    return event
+
+
+def structure_breadcrumb(crumb: dict[str, Any], hint: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The same for a logging breadcrumb (sentry-sdk's ``before_breadcrumb``)."""
+    record = (hint or {}).get("log_record")
+    if isinstance(record, logging.LogRecord) and isinstance(crumb.get("message"), str):
+        message = log_message(record)
+        if message is not None:
+            crumb["message"] = message
+    return crumb
+
+
+def _text(exc: BaseException) -> str | None:
+    try:
+        return str(exc)
     except Exception:
         return None

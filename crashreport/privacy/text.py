@@ -146,6 +146,8 @@ class TextRules:
             "word": self._word,
         }
         self._exists: dict[str, bool] = {}
+        #: Source lines of installed code already scrubbed (see Scrubber.code_lines).
+        self.lines: dict[str, str] = {}
 
     # -- the pass ---------------------------------------------------------------------------------
     def scrub(self, text: str, vocab: Vocabulary) -> str:

@@ -68,6 +68,8 @@ def fold(word: str) -> str:
 
 
 _TEXTS: dict[str, bytes | None] = {}
+#: Per file, the words already looked for in it (whole-word search results), per process.
+_FOUND: dict[str, dict[bytes, bool]] = {}
 
 
 def file_text(path: str) -> bytes | None:
@@ -83,8 +85,21 @@ def file_text(path: str) -> bytes | None:
         data = None
     if len(_TEXTS) >= MAX_FILES:
         _TEXTS.clear()
+        _FOUND.clear()
     _TEXTS[path] = data
     return data
+
+
+def file_has_word(path: str, word: bytes) -> bool:
+    """Whether the file holds ``word`` (lower-case UTF-8) as a whole word; cached per process."""
+    found = _FOUND.get(path)
+    if found is None:
+        found = _FOUND[path] = {}
+    known = found.get(word)
+    if known is None:
+        text = file_text(path)
+        known = found[word] = text is not None and has_word(text, word)
+    return known
 
 
 def _is_word_byte(b: int) -> bool:
@@ -136,6 +151,8 @@ class Vocabulary:
         self.base = base
         self.files = tuple(dict.fromkeys(files))
         self._known: dict[str, bool] = {}
+        #: The answers given that did not come from ``base`` (see :meth:`record`).
+        self.asked: list[tuple[str, bool]] | None = None
 
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
@@ -143,19 +160,26 @@ class Vocabulary:
         w = fold(word)
         if w in self.base:
             return True
+        return self.knows(w)
+
+    def knows(self, w: str) -> bool:
+        """Whether the folded word (or a host name: any text) is in one of the files."""
         known = self._known.get(w)
         if known is None:
             needle = w.encode("utf-8")
-            known = any(text is not None and has_word(text, needle)
-                        for text in map(file_text, self.files))  # fmt: skip
-            self._known[w] = known
+            known = self._known[w] = bool(needle) and any(file_has_word(f, needle) for f in self.files)
+        if self.asked is not None:
+            self.asked.append((w, known))
         return known
 
     def has_text(self, text: str) -> bool:
         """Whether ``text`` (a host name, say) occurs verbatim, as a whole, in a source file."""
-        needle = text.lower().encode("utf-8")
-        return bool(needle) and any(data is not None and has_word(data, needle)
-                                    for data in map(file_text, self.files))  # fmt: skip
+        return self.knows(text.lower())
+
+    def agrees(self, asked: tuple[tuple[str, bool], ...]) -> bool:
+        """Whether this vocabulary gives the same answers (a result computed with another
+        vocabulary is valid here when every answer it depended on is the same)."""
+        return all(self.knows(w) is known for w, known in asked)
 
 
 def base_words(words: Iterable[str] = ()) -> frozenset[str]:
