@@ -87,7 +87,7 @@ class Code:
             found = None  # an absolute path outside the roots: the user's, whatever its module
         elif module_tail(norm_path(path or ""), module) is not None or (module and not path):
             found = self.module_file(module)
-        elif path and not path.startswith("<"):
+        elif path:
             found = self._under_roots(path)
         self._frames[key] = found
         return found

@@ -192,6 +192,36 @@ DATA_WORDS: tuple[str, ...] = (
 DENY_KEY_WORDS_RE = re.compile("|".join(map(re.escape, DENY_KEY_WORDS)))
 DATA_WORDS_RE = re.compile("|".join(map(re.escape, DATA_WORDS)))
 
+# -- the protocol's own words ---------------------------------------------------------------
+#: Keys of Sentry's envelope items (sessions, client reports, logs, spans, contexts, frames,
+#: breadcrumbs: develop.sentry.dev "Envelope Items" and "Event Payloads") that sentry-sdk and
+#: crashreport write: kept as keys (their values still get the rules).
+PROTOCOL_KEYS: frozenset[str] = frozenset({
+    "sid", "did", "seq", "init", "started", "timestamp", "status", "errors", "duration", "attrs",
+    "release", "environment", "user_agent", "ip_address", "aggregates", "exited", "errored",
+    "abnormal", "crashed", "discarded_events", "reason", "category", "quantity", "items", "body",
+    "attributes", "level", "severity_text", "severity_number", "trace_id", "span_id",
+    "parent_span_id", "op", "description", "origin", "data", "tags", "start_timestamp",
+    "same_process_as_parent", "measurements", "value", "unit", "type", "name", "version", "build",
+    "event_id", "sent_at", "sdk", "trace", "public_key", "sample_rate", "sampled", "transaction",
+    "segment_id", "is_segment", "exclusive_time", "message", "formatted", "params", "outcome",
+    "exit_code", "status_code", "counters", "error.type", "error.message", "thread.id",
+    "thread.name", "mechanism", "handled", "frames", "filename", "abs_path", "function", "module",
+    "lineno", "colno", "in_app", "pre_context", "context_line", "post_context", "values",
+    "stacktrace", "runtime", "packages", "os", "device", "app", "url", "method", "logger",
+    "sentry.release", "sentry.environment", "sentry.sdk.name", "sentry.sdk.version",
+    "sentry.message.template", "sentry.origin", "server.address", "code.file.path",
+    "code.function.name", "code.line.number", "logger.name",
+})  # fmt: skip
+#: Values of ``status`` fields that the protocol defines (sessions and span statuses).
+PROTOCOL_STATUSES: frozenset[str] = frozenset({
+    "ok", "exited", "crashed", "abnormal", "errored", "cancelled", "unknown", "unknown_error",
+    "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied",
+    "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented",
+    "internal_error", "unavailable", "data_loss", "unauthenticated",
+    "error", "failed", "interrupted",  # crashreport's own outcomes (reporter.py, usage.py)
+})  # fmt: skip
+
 # -- names that are not personal --------------------------------------------------------------
 #: Account and host names shared by millions of machines: replacing "root" or "runner" in free
 #: text would mangle messages ("root logger") while identifying no one. Their home folder is

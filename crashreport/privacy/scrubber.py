@@ -31,7 +31,7 @@ _SAFE_ID = re.compile(r"[0-9A-Fa-f-]{8,64}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
 _VERSION = re.compile(r"\d[\w.+!-]{0,39}")
 #: Keys whose value is kept when it has an id's shape (hex or UUID: random, no one's name).
-_ID_KEYS = re.compile(r"(?:^|_)(?:id|sid|did)$|^(?:event|trace|span|parent_span|segment)_?id$")
+_ID_KEYS = re.compile(r"(?:^|[_.])(?:id|sid|did)$")
 _TIME_KEYS = frozenset({"timestamp", "start_timestamp", "started", "received", "sent_at"})
 #: Top-level fields set by the SDK or the app author (never by the run's data), kept as they are.
 VERBATIM_FIELDS = frozenset({"event_id", "timestamp", "start_timestamp", "received", "release",
@@ -159,7 +159,8 @@ class Item:
         if isinstance(key, str):
             low = key.lower()
             sensitive = low in self.s.deny_keys or rules.DENY_KEY_WORDS_RE.search(low) is not None
-            return self.text(key), 2 if low in rules.REMOVE_KEYS else int(sensitive)
+            clean = key if key in rules.PROTOCOL_KEYS else self.text(key)
+            return clean, 2 if low in rules.REMOVE_KEYS else int(sensitive)
         if key is None or isinstance(key, _PLAIN):
             return key, 0
         if isinstance(key, bytes):
@@ -187,6 +188,8 @@ def _kept(key: str, value: Any) -> bool:
         return _SAFE_ID.fullmatch(value) is not None
     if low in _TIME_KEYS:
         return _TIMESTAMP.fullmatch(value) is not None
+    if low in ("status", "outcome"):
+        return value in rules.PROTOCOL_STATUSES
     if low in ("release", "environment", "dist"):
         return len(value) <= 200
     return False
@@ -351,7 +354,7 @@ def spans_step(item: Item, value: Any) -> Any:
 
 def span_step(item: Item, span: Mapping[str, Any]) -> dict[str, Any]:
     return item.mapping(span, steps={"op": Item.text, "description": Item.text, "status": Item.text,
-                                     "data": Item.data, "tags": Item.data,
+                                     "data": Item.data, "tags": tags_step,
                                      "measurements": measurements_step})  # fmt: skip
 
 
@@ -372,8 +375,8 @@ def user_step(item: Item, user: Any) -> Any:
     uid = user.get("id") if isinstance(user, Mapping) else None
     if isinstance(uid, int) and not isinstance(uid, bool):
         return {"id": uid}
-    if isinstance(uid, str) and _SAFE_ID.fullmatch(uid):
-        return {"id": uid}
+    if isinstance(uid, str):
+        return {"id": uid if _SAFE_ID.fullmatch(uid) else item.text(uid)}
     return DROP
 
 
@@ -407,6 +410,18 @@ def _sdk(item: Item, value: Any) -> Any:
     return item.data(value)
 
 
+_TAG_KEY_UNSAFE = re.compile(r"[^a-zA-Z0-9_.:-]")
+
+
+def tags_step(item: Item, tags: Any) -> Any:
+    """Tags as data; a key keeps to the characters Sentry accepts in one (``<text>`` becomes
+    ``_text_``), or Sentry's ingest would drop the tag."""
+    if not isinstance(tags, Mapping):
+        return item.data(tags)
+    out = item.mapping(tags)
+    return {_TAG_KEY_UNSAFE.sub("_", k) if isinstance(k, str) else k: v for k, v in out.items()}
+
+
 def _texts(item: Item, value: Any) -> Any:
     if isinstance(value, list):
         return [item.text(v) for v in value]
@@ -426,6 +441,7 @@ EVENT_STEPS: dict[str, Callable[[Item, Any], Any]] = {
     "logentry": logentry_step,
     "message": logentry_step,
     "contexts": contexts_step,
+    "tags": tags_step,
     "spans": spans_step,
     "measurements": measurements_step,
     "transaction": Item.text,

@@ -44,11 +44,12 @@ _WORD = r"(?:[^\W_]|[\u0300-\u036f]|%[0-9A-Fa-f]{2})+"
 
 #: The pieces of a text, tried in this order at each position (leftmost match wins).
 PIECES: tuple[tuple[str, str], ...] = (
+    ("rooted", r"<(?:stdlib|site-packages|python|app)>(?:/[\w.+@-]+)+"),
     ("atom", _ATOM),
     ("url", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?:" + _ATOM + r"|\[[0-9A-Fa-f:.]+\]|[^\s'\"<>`\[\]])*"),
     ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])"),
     ("mac", r"(?<![\w:-])[0-9A-Fa-f]{2}(?:(?::[0-9A-Fa-f]{2}){5}|(?:-[0-9A-Fa-f]{2}){5})(?![\w:-])"),
-    ("ipv6", r"(?<![\w:.])(?=[0-9A-Fa-f:.]*[0-9A-Fa-f]{3}|[0-9A-Fa-f:]*::)(?=[0-9A-Fa-f]*:[0-9A-Fa-f]*:)"
+    ("ipv6", r"(?<![\w:.])(?=[0-9A-Fa-f:.]*[0-9A-Fa-f]{3})(?=[0-9A-Fa-f]*:[0-9A-Fa-f]*:)"
      r"[0-9A-Fa-f:]+(?:\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)"),
     ("ipv4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
     ("uuid", r"(?<![\w-])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
@@ -132,6 +133,7 @@ class TextRules:
                                          if name in ("atom", "host", "user", "number", "word")))  # fmt: skip
         self._handlers: dict[str, Callable[[str, Vocabulary], str]] = {
             "atom": lambda t, v: t,
+            "rooted": self._rooted,
             "url": self._url,
             "email": lambda t, v: EMAIL,
             "mac": lambda t, v: MAC,
@@ -231,7 +233,10 @@ class TextRules:
         scheme, authority, path, query, fragment = m.groups()
         scheme = scheme if scheme.lower() in vocab else TEXT
         if scheme.lower() == "file":
-            return scheme + "://" + self._path(path, vocab) + tail if path else scheme + "://" + tail
+            rest = authority + path + ("?" + query if query is not None else "")
+            rest += "#" + fragment if fragment is not None else ""
+            kept = rest if not rest or ATOM.fullmatch(rest) else self._path(rest, vocab)
+            return scheme + "://" + kept + tail
         userinfo = ""
         if "@" in authority:
             userinfo, authority = FILTERED + "@", authority.rsplit("@", 1)[1]
@@ -288,7 +293,9 @@ class TextRules:
                 return label
             if path.startswith(root + "/"):
                 tail = path[len(root):]
-                return label + tail if ".." not in tail and self._exists_under(root, tail) else PATH
+                if ".." not in tail and self._exists_under(root, tail):
+                    return label + tail
+                return with_extension(PATH, tail)
         rest = None
         low = path.lower()
         for home in self.homes:
@@ -306,6 +313,15 @@ class TextRules:
         if path.startswith("~"):
             return path if self._all_code(path[1:], vocab) else with_extension(PATH, path)
         return path if self._all_code(path, vocab) else with_extension(PATH, path)
+
+    def _rooted(self, token: str, vocab: Vocabulary) -> str:
+        """``<stdlib>/json/decoder.py`` (an earlier scrub's output): kept if that file is there."""
+        label, _, tail = token.partition("/")
+        if ".." not in tail.split("/") and any(
+            lab == label and self._exists_under(root, "/" + tail) for root, lab in self.roots
+        ):
+            return token
+        return with_extension(PATH, tail)
 
     def _relpath(self, token: str, vocab: Vocabulary) -> str:
         return token if self._all_code(token, vocab) else with_extension(PATH, token)
