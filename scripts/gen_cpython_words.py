@@ -33,7 +33,7 @@ def binaries() -> list[str]:
     names = [sysconfig.get_config_var("LDLIBRARY") or "", sysconfig.get_config_var("INSTSONAME") or ""]
     found = [os.path.join(libdir, n) for n in names if n and os.path.isfile(os.path.join(libdir, n))]
     found.append(os.path.realpath(sys.executable))
-    dynload = os.path.join(sysconfig.get_paths()["platstdlib"], "lib-dynload")
+    dynload = os.path.join(os.path.dirname(os.__file__), "lib-dynload")  # the base, not a venv
     found += sorted(glob.glob(os.path.join(dynload, "*.so")) + glob.glob(os.path.join(dynload, "*.pyd")))
     return list(dict.fromkeys(found))
 

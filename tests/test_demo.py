@@ -25,7 +25,7 @@ def test_demo_compares_with_plain_sentry_sdk(home: Path) -> None:
     assert run.returncode == 0, run.stderr
     out = unwrap(run.stdout)
     assert "\033[" not in out  # NO_COLOR and not a terminal
-    assert "FileNotFoundError: [Errno 2] No such file or directory: '<path>'" in out
+    assert "FileNotFoundError: [Errno 2] No such file or directory: '<path>.pdf'" in out
     # What plain sentry-sdk sends and crashreport removes, marked as such.
     assert re.search(r"^- server_name\s+\S", out, re.MULTILINE)
     assert re.search(r"^- extra\.sys\.argv\s+.*/home/alice/", out, re.MULTILINE)

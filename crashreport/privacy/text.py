@@ -66,6 +66,8 @@ _NUMBER_OK = re.compile(r"-?(?:0|[1-9]\d{0,3})|-?(?:0|[1-9]\d{0,2})(?:\.\d{1,3})
 _DIGITS_UNIT = re.compile(r"(\d+)([^\W\d_]+)")
 _NAME_DIGITS = re.compile(r"([^\W\d_]+)\d{1,2}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+#: A hexadecimal number the code writes (a byte, a code point, a flag), not an address or id.
+_SHORT_HEX = re.compile(r"0[xX][0-9a-fA-F]{1,6}")
 _EXT = re.compile(r"\.([A-Za-z0-9]{1,8})$")
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.S)
 _QUOTED = re.compile(r"(?<![^\W_])(['\"])((?:(?!\1)[^\n]){1,500}?)\1(?![^\W_])")
@@ -202,7 +204,7 @@ class TextRules:
         if low.isdigit():
             return self._number(token)
         if _HEX.fullmatch(token):
-            return NUMBER
+            return token if _SHORT_HEX.fullmatch(token) else NUMBER
         unit = _DIGITS_UNIT.fullmatch(token)
         if unit is not None:  # 500ms, 3rd, 2x
             number = self._number(unit.group(1))
