@@ -361,8 +361,9 @@ STRING_TABLE = [
      + " sk-proj-" + "e" * 30 + " pypi-" + "f" * 60,
      "[Filtered] [Filtered] [Filtered] [Filtered] [Filtered] [Filtered]"),
     ("git@github.com:org/repo.git", "<email>:<path>"),
+    # a run of <text> is one
     ("https://api.acme.de/customers/zoe.mueller%40acme.de/documents/Arztbrief%20Zo%C3%AB.pdf"
-     "?token=abc&page=2#top", "https://<host>/<text>.pdf?[Filtered]&page=<text>#<text>"),  # a run of <text> is one
+     "?token=abc&page=2#top", "https://<host>/<text>.pdf?[Filtered]&page=<text>#<text>"),
     ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
      "https://<host>/<text>"),
     ("<path> ~ <user> <host> [Filtered] <ip> <email> <number> <text> <path>.pdf",

@@ -11,7 +11,6 @@ import pytest
 from .conftest import Run, run_mytool, run_python
 from .sentry_server import SentryServer
 
-
 #: The script is the app here but not installed code: it declares its own words as safe.
 WORDS = ["git", "push", "rejected", "negative", "value", "url", "kind", "api", "download",
          "convert", "fetch", "changes", "bytes"]
