@@ -116,8 +116,10 @@ BREADCRUMB_TABLE = [
     ("JWT", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl", "<text> [Filtered]"),
     ("PEM private key", "key -----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
      "-----END RSA PRIVATE KEY-----", "key [Filtered]"),
+    # a breadcrumb is data: one that mentions a password is filtered whole, as Relay's defaults
+    # do (in messages and exception values only the pair's value goes: see STRING_TABLE)
     ("password= and token: pairs", "login with password=hunter2-xyzzy and token: tok-99887766",
-     "login with [Filtered] and [Filtered]"),
+     "[Filtered]"),
     ("the user's own files", "opened {home}/clients/acme-holdings/taxes-2025.pdf",
      "opened <path>.pdf"),
     ("Windows home paths", "windows path C:\\Users\\alice\\Documents\\acme-holdings\\cfg.ini",
@@ -164,8 +166,9 @@ def test_installed_code_frames_are_relative_to_their_root(captured: dict[str, An
     paths = [(f["module"], f["abs_path"], f["filename"]) for f in exc["stacktrace"]["frames"]]
     assert ("json.decoder", "json/decoder.py", "json/decoder.py") in paths
     assert ("json", "json/__init__.py", "__init__.py") in paths
-    # the user's script logged it: its own words ("settings") are the user's text
-    assert captured["handled"]["logentry"]["formatted"] == "could not parse the <text> of <user>"
+    # the user's script logged it: its own words are the user's text, but "settings" is also
+    # CPython's (a message in lib-dynload), so it stays
+    assert captured["handled"]["logentry"]["formatted"] == "could not parse the settings of <user>"
 
 
 def test_fields_that_are_never_sent(captured: dict[str, Any]) -> None:
@@ -180,8 +183,7 @@ def test_fields_that_are_never_sent(captured: dict[str, Any]) -> None:
     assert clean["modules"] == raw["modules"]  # the reporter sets it; left as given
     assert clean["extra"]["api_key"] == FILTERED
     assert clean["contexts"]["login"] == {"<text>_header": FILTERED, "user": "<user>"}
-    # the script's own tag name is its text too; a tag key keeps to Sentry's characters
-    assert clean["tags"] == {"_text_": "<user>.<text>"}
+    assert clean["tags"] == {"account": "<user>.<text>"}
     assert clean["contexts"]["trace"]["trace_id"] == raw["contexts"]["trace"]["trace_id"]
     assert clean["contexts"]["runtime"]["version"] == raw["contexts"]["runtime"]["version"]
     assert clean["release"] == "tool@1.0"
@@ -269,6 +271,8 @@ def assert_same_shape(raw: Any, clean: Any) -> None:
 # Found by Hypothesis (issue 17): a URL ran on through '[' and swallowed the key of a pair.
 @example({" file:///home/alice/acme-holdings[[Password: hunter2-xyzzy ": None})
 @example({"tag 4111 1111 1111 1111": "x"})
+# Found by Hypothesis: collapsing one quoted value brought two quotes together (not idempotent).
+@example({"'alice 'password=hunter2-xyzzy'": None})
 def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
     clean = SCRUBBER.scrub(value)
     assert strategies.leaks(clean) == []
@@ -353,17 +357,18 @@ STRING_TABLE = [
     ("card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 paid", "<text> [Filtered] <text>"),
     ("ssn 123-45-6789, iban GB82WEST12345698765432 de89-3704-0044-0532-0130-00",
      "<text> [Filtered], <text> [Filtered] [Filtered]"),
-    ("Authorization: Bearer abc.def-ghi", "[Filtered]"),
-    ("login with password=hunter2 and token: tok-99887766", "login with [Filtered] and [Filtered]"),
-    ("run --api-key 12ab34cd56 now", "run [Filtered] now"),
-    ('    secret_token = "ghp_x"  # note', "    [Filtered]  # note"),
+    ("Authorization: Bearer abc.def-ghi", "<text>: [Filtered]"),
+    ("login with password=hunter2 and token: tok-99887766",
+     "login with password=[Filtered] and token: [Filtered]"),
+    ("run --api-key 12ab34cd56 now", "run --api-key [Filtered] now"),
+    ('    secret_token = "ghp_x"  # note', '    secret_token = "[Filtered]"  # note'),
     ("hf_" + "a" * 34 + " npm_" + "b" * 36 + " glpat-" + "c" * 20 + " sk-ant-api03-" + "d" * 30
      + " sk-proj-" + "e" * 30 + " pypi-" + "f" * 60,
      "[Filtered] [Filtered] [Filtered] [Filtered] [Filtered] [Filtered]"),
     ("git@github.com:org/repo.git", "<email>:<path>"),
     # a run of <text> is one
     ("https://api.acme.de/customers/zoe.mueller%40acme.de/documents/Arztbrief%20Zo%C3%AB.pdf"
-     "?token=abc&page=2#top", "https://<host>/<text>.pdf?[Filtered]&page=<text>#<text>"),
+     "?token=abc&page=2#top", "https://<host>/<text>.pdf?token=[Filtered]&page=<text>#<text>"),
     ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
      "https://<host>/<text>"),
     ("<path> ~ <user> <host> [Filtered] <ip> <email> <number> <text> <path>.pdf",
@@ -446,7 +451,7 @@ def test_source_lines_of_installed_code_lose_only_secrets() -> None:
                          pre_context=lines[:2], context_line=lines[2], post_context=lines[3:])
     frame = _first_frame(Scrubber(CTX).scrub_event(event))
     assert (frame["pre_context"], frame["context_line"], frame["post_context"]) == (
-        lines[:2], FILTERED, lines[3:])  # fmt: skip
+        lines[:2], "TOKEN = '[Filtered]'", lines[3:])  # fmt: skip
     frame = _first_frame(Scrubber(CTX, patterns=[r"ACME-\d{4}"]).scrub_event(event))
     assert frame["post_context"] == [FILTERED, "done"]
 

@@ -102,10 +102,11 @@ SECRET_RULES: tuple[tuple[str, str, Callable[[str], bool] | None], ...] = (
     ("jwt", r"\beyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]*", None),
     ("bearer", r"(?i:\bbearer\s+)[^\s\"']+|(?i:\b(?:basic|token)\s+)(?=[\w.~+/-]*\d)[\w.~+/-]{8,}=*",
      None),
-    # A key may repeat before its value ("APIKEY: Password: x"): each one is consumed.
-    ("pair", r"(?:(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
-     r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
-     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,})))+(?i:(?:bearer|basic|token|digest)\s+)?"
+    # A key may repeat before its value ("APIKEY: Password: x"): each one is consumed. The keys
+    # stay (``password=[Filtered]``, ``'Authorization': '[Filtered]'``); the value goes.
+    ("pair", r"(?P<pair_key>(?:(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token"
+     r"|api[_-]?key|auth|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
+     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,})))+)(?i:(?:bearer|basic|token|digest)\s+)?"
      r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"\[\](){}<>]+)", None),
     ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,30}(?![\w-])", _luhn),
     ("iban", r"(?i:\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,3})?\b)", _iban),
@@ -132,7 +133,12 @@ _CHECKS = {name: check for name, _, check in SECRET_RULES}
 
 
 def _secret(m: re.Match[str]) -> str:
-    check = _CHECKS[m.lastgroup or ""]
+    name = m.lastgroup or ""
+    if name == "pair":
+        key, value = m.group("pair_key"), m.group()[len(m.group("pair_key")):]
+        quote = value[0] if value[:1] in ("'", '"') else ""
+        return key + quote + FILTERED + (quote if value.endswith(quote) and len(value) > 1 else "")
+    check = _CHECKS[name]
     return FILTERED if check is None or check(m.group()) else m.group()
 
 

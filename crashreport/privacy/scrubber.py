@@ -83,8 +83,11 @@ class Item:
         """A data string: also filtered whole when it mentions a password-like word, as Relay's
         default rules do (so nothing is left for the server to strip)."""
         out = self.text(value)
-        if out is not rules.TOO_LONG and (rules.DATA_WORDS_RE.search(value.lower())
-                                          or rules.DATA_WORDS_RE.search(out.lower())):  # fmt: skip
+        low = out.lower()
+        if out is not rules.TOO_LONG and (
+            rules.DATA_WORDS_RE.search(value.lower()) or rules.DATA_WORDS_RE.search(low)
+            or ("[filtered]" in low and rules.DENY_KEY_WORDS_RE.search(low))  # a pair's key
+        ):
             return FILTERED
         return str(out)
 
@@ -288,7 +291,7 @@ def threads_step(item: Item, value: Any) -> Any:
 
 def breadcrumbs_step(item: Item, value: Any) -> Any:
     crumb_steps: dict[str, Callable[[Item, Any], Any]] = {
-        "message": Item.text, "category": Item.text, "type": _word_or_text, "level": _word_or_text,
+        "message": Item.data, "category": Item.text, "type": _word_or_text, "level": _word_or_text,
         "timestamp": _timestamp, "data": Item.data,
     }  # fmt: skip
 
@@ -410,16 +413,22 @@ def _sdk(item: Item, value: Any) -> Any:
     return item.data(value)
 
 
-_TAG_KEY_UNSAFE = re.compile(r"[^a-zA-Z0-9_.:-]")
+_TAG_KEY = re.compile(r"[a-zA-Z0-9_.:-]{1,200}")
 
 
 def tags_step(item: Item, tags: Any) -> Any:
-    """Tags as data; a key keeps to the characters Sentry accepts in one (``<text>`` becomes
-    ``_text_``), or Sentry's ingest would drop the tag."""
+    """Tags as data; a key keeps to the characters Sentry accepts in one (its words joined by
+    ``_``: ``<text>`` becomes ``text``), or Sentry's ingest would drop the tag."""
     if not isinstance(tags, Mapping):
         return item.data(tags)
-    out = item.mapping(tags)
-    return {_TAG_KEY_UNSAFE.sub("_", k) if isinstance(k, str) else k: v for k, v in out.items()}
+    out: dict[Any, Any] = {}
+    for key, value in item.mapping(tags).items():
+        if isinstance(key, str) and not _TAG_KEY.fullmatch(key):
+            key = "_".join(re.findall(r"[a-zA-Z0-9]+", key))[:200] or "text"
+            while key in out:
+                key += "_"
+        out[key] = value
+    return out
 
 
 def _texts(item: Item, value: Any) -> Any:

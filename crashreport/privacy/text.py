@@ -164,7 +164,11 @@ class TextRules:
             out = extra.sub(FILTERED, out)
         out = self._pieces(out, vocab, self.pattern)
         if ("'" in out or '"' in out) and "<" in out:
-            out = _QUOTED.sub(_collapse_quoted, out)
+            for _ in range(4):  # to a fixpoint: one collapse can bring two quotes together
+                collapsed = _QUOTED.sub(_collapse_quoted, out)
+                if collapsed == out:
+                    break
+                out = collapsed
         if "<" in out:
             out = _RUN.sub(r"\1", out)
         if len(out) > rules.MAX_STRING:
@@ -358,15 +362,15 @@ def _value(value: str) -> str:
 def _collapse_quoted(m: re.Match[str]) -> str:
     """A quoted value that lost a part becomes one placeholder: ``'<path>.pdf'``, ``'<text>'``."""
     quote, content = m.group(1), m.group(2)
-    if not ATOM.search(content) or _PLACEHOLDER_ONLY.fullmatch(content):
-        return m.group()
-    kinds = {a for a in ATOM.findall(content) if a not in (FILTERED,)}
+    if not ATOM.search(content) or _PLACEHOLDER_ONLY.fullmatch(content) or "://" in content:
+        return m.group()  # nothing lost, or a URL (already rebuilt piece by piece)
+    kinds = {a for a in ATOM.findall(content) if a != FILTERED}
+    if not kinds:
+        return m.group()  # only a secret went: the secret rule left what is around it
     if PATH in kinds or "/" in content or "\\" in content:
         kind = PATH
     elif len(kinds) == 1:
         kind = kinds.pop()
-    elif not kinds:
-        kind = FILTERED
     else:
         kind = TEXT
     if kind in (PATH, TEXT):
