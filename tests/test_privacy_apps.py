@@ -25,7 +25,6 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -91,7 +90,7 @@ TEMPLATE = "Sehr geehrte Frau {{ customer.name }},\nIhre Unterlagen liegen bei Z
 
 
 class NotFound(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
