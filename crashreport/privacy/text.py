@@ -22,7 +22,6 @@ vocabulary changes nothing.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import re
 import unicodedata
@@ -213,7 +212,7 @@ class TextRules:
         if unit is not None:  # 500ms, 3rd, 2x
             number = self._number(unit.group(1))
             return number + (unit.group(2) if unit.group(2) in vocab else TEXT)
-        if token in vocab or (len(token) == 1 and token.isascii()):
+        if (len(token) == 1 and token.isascii()) or token in vocab:
             return token
         named = _NAME_DIGITS.fullmatch(token)  # python3, utf8, x86, int64
         return token if named is not None and named.group(1) in vocab else TEXT
@@ -223,6 +222,8 @@ class TextRules:
         return token if _NUMBER_OK.fullmatch(token) else NUMBER
 
     def _ip(self, token: str, vocab: Vocabulary) -> str:
+        import ipaddress
+
         try:
             ipaddress.ip_address(token)
         except ValueError:
@@ -267,6 +268,8 @@ class TextRules:
     def _host(self, host: str, vocab: Vocabulary) -> str:
         if not host or ATOM.fullmatch(host):
             return host
+        import ipaddress
+
         try:
             ipaddress.ip_address(host)
             return IP
