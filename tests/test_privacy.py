@@ -604,9 +604,9 @@ def test_benchmark_measure_runs_and_leaks_nothing() -> None:
     spec.loader.exec_module(bench)
     result = bench.measure(repeat=1)
     assert result["left"]["ours"] == []
-    assert len(result["left"]["sdk_default"]) > 10
-    assert result["ours_cold_eps"] > 0
-    assert result["sdk_default_eps"] > 0
+    assert len(result["left"]["relay_default"]) > 10
+    assert result["ours_warm_eps"] > 0
+    assert result["relay_eps"] > 0
 
 
 def test_source_lines_of_scripts_outside_home_are_blanked_too() -> None:
