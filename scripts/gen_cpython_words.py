@@ -6,8 +6,10 @@ table, the names of builtins, keywords and standard exception classes. Their wor
 the machine. ``extensions.txt`` is the stdlib's built-in ``mimetypes`` table (no system file):
 the file extensions whose mention says only what kind of file it was.
 
-Run: ``python scripts/gen_cpython_words.py`` (commit both files). Only the words are kept (runs of
-letters, lower-cased, 2-24 long), from C strings that read like messages (they hold a space).
+The placeholders' words and the extensions go into ``cpython_words.txt`` too (one set to load
+at run time). Run: ``python scripts/gen_cpython_words.py`` (commit both files). Only the words
+are kept (runs of letters, lower-cased, 2-24 long), from C strings that read like messages
+(they hold a space).
 """
 
 from __future__ import annotations
@@ -58,13 +60,17 @@ def main() -> None:
     for name in [*dir(builtins), *keyword.kwlist, *getattr(keyword, "softkwlist", [])]:
         words.update(w.lower() for w in WORD.findall(name))
         words.add(name.lower().strip("_"))
-    words.discard("")
-    (OUT / "cpython_words.txt").write_text("\n".join(sorted(words)) + "\n", encoding="ascii")
     import mimetypes
+
+    sys.path.insert(0, str(OUT.parent.parent))
+    from crashreport.privacy.rules import PLACEHOLDER_WORDS
 
     table = getattr(mimetypes, "_types_map_default", {}) or {}
     exts = sorted({e.lstrip(".").lower() for e in table if e.lstrip(".").isalnum()})
     (OUT / "extensions.txt").write_text("\n".join(exts) + "\n", encoding="ascii")
+    words |= set(exts) | set(PLACEHOLDER_WORDS)  # one file, one set to load at run time
+    words.discard("")
+    (OUT / "cpython_words.txt").write_text("\n".join(sorted(words)) + "\n", encoding="ascii")
     print(f"{len(words)} words, {len(exts)} extensions (Python {sys.version.split()[0]})")
 
 

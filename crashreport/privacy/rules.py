@@ -113,13 +113,12 @@ SECRET_RULES: tuple[tuple[str, str, Callable[[str], bool] | None], ...] = (
     ("ssn", r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", None),
 )  # fmt: skip
 
-#: Cheap, case-sensitive or lower-case literal tests: a string that has none of these cannot
-#: match any secret rule, so the alternation is not run at all (most strings).
+#: Cheap tests on the lower-cased text (a case-sensitive scan is ~3x faster than (?i)): a
+#: string that has none of these cannot match any secret rule, so the rules are not run.
 _SECRET_HINTS = re.compile(
-    r"PRIVATE KEY|gh[pousr]_|github_pat_|glpat-|AKIA|ASIA|AGPA|AIDA|AROA|xox[abprs]-|_live_|_test_"
-    r"|AIza|hf_|npm_|pypi-|sk-|eyJ|\d(?:[ -]?\d){5}|\d{3}-\d\d-|[a-zA-Z]{2}\d\d[ -]?[a-zA-Z0-9]{4}"
-    r"|(?i:bearer|basic|token|passw|pwd|secret|api.?key"
-    r"|auth|credential|private|session|cookie)"
+    r"private key|gh[pousr]_|github_pat_|glpat-|akia|asia|agpa|aida|aroa|xox[abprs]-|_live_|_test_"
+    r"|aiza|hf_|npm_|pypi-|sk-|eyj|\d(?:[ -]?\d){5}|\d{3}-\d\d-|[a-z]{2}\d\d[ -]?[a-z0-9]{4}"
+    r"|bearer|basic|token|passw|pwd|secret|api.?key|auth|credential|private|session|cookie"
 )
 
 
@@ -144,16 +143,18 @@ def _secret(m: re.Match[str]) -> str:
 
 def filter_secrets(text: str) -> str:
     """``text`` with every secret shape replaced by :data:`FILTERED`."""
-    if _SECRET_HINTS.search(text) is None:
+    if _SECRET_HINTS.search(text.lower()) is None:
         return text
     return secret_pattern().sub(_secret, text)
 
 
 def hinted_lines(lines: list[str]) -> set[int]:
     """The indexes of the lines :func:`filter_secrets` might change: one scan of them all."""
-    joined = "\n".join(lines)
+    joined = "\n".join(lines).lower()
     if _SECRET_HINTS.search(joined) is None:
         return set()
+    if len(joined) != sum(map(len, lines)) + len(lines) - 1:  # lower() changed a length ("İ")
+        return set(range(len(lines)))
     starts = list(itertools.accumulate(map(len, lines), lambda a, n: a + n + 1, initial=0))
     return {bisect.bisect_right(starts, m.start()) - 1 for m in _SECRET_HINTS.finditer(joined)}
 
