@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,10 @@ def _path(name: Any) -> str:
         return with_extension(PATH, os.fsdecode(name))
     except (TypeError, ValueError):
         return PATH
+
+
+#: A string that is an absolute path from its start: ``/``, ``~/``, ``C:\``, ``\\server``.
+_ABSOLUTE = re.compile(r"(?:/|~[/\\]|[A-Za-z]:[/\\]|\\\\)[^\n]*\Z")
 
 
 def _program(cmd: Any) -> str:
@@ -72,9 +77,10 @@ def exception_value(exc: BaseException) -> str | None:
 
 
 def _argument(arg: Any) -> Any:
-    """A logging argument: a path or bytes by type; numbers as they are; anything else its text
-    (which the text rules then check word by word)."""
-    if isinstance(arg, os.PathLike):
+    """A logging argument: a path (by its type, or a string that is an absolute path as a whole)
+    or bytes by type; numbers as they are; anything else its text (which the text rules then
+    check word by word)."""
+    if isinstance(arg, os.PathLike) or (isinstance(arg, str) and _ABSOLUTE.match(arg)):
         return _path(arg)
     if isinstance(arg, bytes | bytearray):
         return TEXT
