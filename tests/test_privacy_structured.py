@@ -59,7 +59,7 @@ def test_log_message_keeps_the_format_string_and_checks_each_argument() -> None:
 
 
 def test_structure_event_replaces_only_what_it_can_rebuild() -> None:
-    exc = raised(lambda: open(f"{HOME}/Steuer 2026/Arztbrief Zoë.pdf"))
+    exc = raised(lambda: Path(f"{HOME}/Steuer 2026/Arztbrief Zoë.pdf").read_bytes())
     chained = raised(lambda: _reraise(exc))
     event = {"exception": {"values": [
         {"type": "FileNotFoundError", "value": str(exc)},
