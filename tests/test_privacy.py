@@ -380,6 +380,8 @@ STRING_TABLE = [
     ("[parameters: ('Zoë Müller-Lüdenscheid', 'zoe@acme.de', '+49 170 1234567', '14.03.1987')]",
      "[parameters: ('<text>', '<email>', '<number>', '<number>')]"),
     ("Zo\u0065\u0308 ZOË zoe ZoE Zo%C3%AB", "<text>"),
+    # collapsing one quoted value can make another: done to a fixpoint (idempotence)
+    ("'zq 'name=zr'", "'<text>'<text>'"),
 ]  # fmt: skip
 
 
@@ -454,6 +456,25 @@ def test_source_lines_of_installed_code_lose_only_secrets() -> None:
         lines[:2], "TOKEN = '[Filtered]'", lines[3:])  # fmt: skip
     frame = _first_frame(Scrubber(CTX, patterns=[r"ACME-\d{4}"]).scrub_event(event))
     assert frame["post_context"] == [FILTERED, "done"]
+
+
+def test_a_word_is_known_only_as_a_whole_word(tmp_path: Path) -> None:
+    from crashreport.privacy.vocabulary import Vocabulary
+
+    source = tmp_path / "lib.py"
+    source.write_text("ZOETROPE = 'spinning_wheel'  # mit Grüßen\n", encoding="utf-8")
+    vocab = Vocabulary(frozenset(), [str(source)])
+    assert "zoetrope" in vocab and "Spinning" in vocab and "wheel" in vocab and "grüßen" in vocab
+    assert "zoe" not in vocab and "trope" not in vocab and "spin" not in vocab and "grü" not in vocab
+
+
+def test_tag_keys_keep_to_sentrys_characters() -> None:
+    """Sentry's ingest drops a tag whose key has other characters than a-z, 0-9, _ . : -."""
+    scrubber = Scrubber(CTX)
+    tags = scrubber.scrub_event({"tags": {"Zoë's tag": "x", "kunden nummer": "y", "ok": "z"}})["tags"]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_.:-]{1,200}", k) for k in tags), tags
+    assert len(tags) == 3
+    assert scrubber.scrub_event({"tags": tags})["tags"] == tags
 
 
 def test_frames_with_odd_source_lines_keep_their_types() -> None:

@@ -46,7 +46,7 @@ def cpython_words() -> frozenset[str]:
     ``cpython_words.txt`` by ``scripts/gen_cpython_words.py``), and this platform's
     ``os.strerror`` table (the generating platform's is in the file already)."""
     words = _read_words("cpython_words.txt")
-    table = " ".join(os.strerror(code) for code in range(1, 134)).casefold()
+    table = " ".join(os.strerror(code) for code in range(1, 134)).lower()
     more = set(WORD.findall(table)) - words
     return words | more if more else words
 
@@ -59,8 +59,9 @@ def safe_extensions() -> frozenset[str]:
 
 
 def fold(word: str) -> str:
-    """How words are compared: NFC, case-folded."""
-    return unicodedata.normalize("NFC", word).casefold()
+    """How words are compared: NFC, lower case (``str.lower``, as the sources' bytes are lowered:
+    ``casefold`` would turn ``ß`` into ``ss``, which no source file has)."""
+    return unicodedata.normalize("NFC", word).lower()
 
 
 _TEXTS: dict[str, bytes | None] = {}
