@@ -446,16 +446,17 @@ def _first_frame(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_source_lines_of_installed_code_lose_only_secrets() -> None:
-    """Installed code's lines are program text: kept, but a secret hard-coded in them goes, and
-    the app author's patterns reach every line."""
-    lines = ["İ" * 40, "x = 1", "TOKEN = 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'", "ACME-1234", "done"]
+    """Installed code's lines are program text: kept, but a secret hard-coded in them and this
+    machine's names go, and the app author's patterns reach every line."""
+    lines = ["İ" * 40, "x = 1", "TOKEN = 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'", "ACME-1234",
+             "done  # by Alice on ws-4471"]
     event = _frame_event(abs_path=f"{STDLIB}/json/decoder.py", module="json.decoder",
                          pre_context=lines[:2], context_line=lines[2], post_context=lines[3:])
     frame = _first_frame(Scrubber(CTX).scrub_event(event))
     assert (frame["pre_context"], frame["context_line"], frame["post_context"]) == (
-        lines[:2], "TOKEN = '[Filtered]'", lines[3:])  # fmt: skip
+        lines[:2], "TOKEN = '[Filtered]'", ["ACME-1234", "done  # by <user> on <host>"])  # fmt: skip
     frame = _first_frame(Scrubber(CTX, patterns=[r"ACME-\d{4}"]).scrub_event(event))
-    assert frame["post_context"] == [FILTERED, "done"]
+    assert frame["post_context"] == [FILTERED, "done  # by <user> on <host>"]
 
 
 def test_a_word_is_known_only_as_a_whole_word(tmp_path: Path) -> None:
@@ -486,8 +487,8 @@ def test_frames_with_odd_source_lines_keep_their_types() -> None:
     event = {"exception": {"values": [{"stacktrace": {"frames": [odd, mine]}}]}}
     frames = Scrubber(CTX).scrub_event(event)["exception"]["values"][0]["stacktrace"]["frames"]
     assert frames == [
-        {"abs_path": "json/decoder.py", "module": "json.decoder", "pre_context": [1, "alice", None],
-         "context_line": "at /home/alice/a.txt", "post_context": ["ok"]},
+        {"abs_path": "json/decoder.py", "module": "json.decoder", "pre_context": [1, "<user>", None],
+         "context_line": "at /home/<user>/a.txt", "post_context": ["ok"]},
         {"abs_path": "<text>.py", "module": "__main__", "function": "<text>_main",
          "pre_context": ["", 3], "context_line": "", "post_context": []},
     ]  # fmt: skip

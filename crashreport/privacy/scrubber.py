@@ -325,12 +325,6 @@ def contexts_step(item: Item, value: Any) -> Any:
     if not isinstance(value, Mapping):
         return item.data(value)
 
-    def versions(i: Item, v: Any) -> Any:
-        if isinstance(v, Mapping) and all(isinstance(k, str) and isinstance(x, str)
-                                          and _VERSION.fullmatch(x) for k, x in v.items()):
-            return {i.text(k) if not _DIST.fullmatch(k) else k: x for k, x in v.items()}
-        return i.data(v)
-
     def runtime(i: Item, v: Any) -> Any:
         if isinstance(v, Mapping):
             return i.mapping(v, steps={"version": _version, "name": Item.text, "build": Item.text})
@@ -341,10 +335,21 @@ def contexts_step(item: Item, value: Any) -> Any:
             return i.mapping(v, steps={"op": Item.text, "status": Item.text, "data": Item.data})
         return i.data(v)
 
-    return item.mapping(value, steps={"packages": versions, "runtime": runtime, "trace": trace})
+    return item.mapping(value, steps={"packages": versions_step, "runtime": runtime, "trace": trace})
 
 
 _DIST = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def versions_step(item: Item, value: Any) -> Any:
+    """``{distribution: version}`` (the reporter's ``modules`` and ``packages``): kept when every
+    entry has those shapes (a version never holds anyone's name), else as data."""
+    if isinstance(value, Mapping) and all(
+        isinstance(k, str) and _DIST.fullmatch(k) and isinstance(v, str) and _VERSION.fullmatch(v)
+        for k, v in value.items()
+    ):
+        return dict(value)
+    return item.data(value)
 
 
 def _version(item: Item, value: Any) -> Any:
@@ -357,20 +362,7 @@ def spans_step(item: Item, value: Any) -> Any:
 
 def span_step(item: Item, span: Mapping[str, Any]) -> dict[str, Any]:
     return item.mapping(span, steps={"op": Item.text, "description": Item.text, "status": Item.text,
-                                     "data": Item.data, "tags": tags_step,
-                                     "measurements": measurements_step})  # fmt: skip
-
-
-def measurements_step(item: Item, value: Any) -> Any:
-    """``{name: {"value": 1.5, "unit": "second"}}``: names and units as text, values kept."""
-    if not isinstance(value, Mapping):
-        return item.data(value)
-    return {item.key(k)[0]: item.mapping(v, steps={"value": _number, "unit": Item.text})
-            if isinstance(v, Mapping) else item.data(v) for k, v in value.items()}  # fmt: skip
-
-
-def _number(item: Item, value: Any) -> Any:
-    return value if type(value) in _PLAIN or value is None else item.data(value)
+                                     "data": Item.data, "tags": tags_step})  # fmt: skip
 
 
 def user_step(item: Item, user: Any) -> Any:
@@ -397,13 +389,6 @@ def extra_step(item: Item, extra: Any) -> Any:
     if isinstance(extra, Mapping):
         return item.mapping({k: v for k, v in extra.items() if k != "sys.argv"})
     return item.data(extra)
-
-
-def _verbatim_if_flat(item: Item, value: Any) -> Any:
-    if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str)
-                                          for k, v in value.items()):  # fmt: skip
-        return dict(value)
-    return item.data(value)
 
 
 def _sdk(item: Item, value: Any) -> Any:
@@ -452,12 +437,11 @@ EVENT_STEPS: dict[str, Callable[[Item, Any], Any]] = {
     "contexts": contexts_step,
     "tags": tags_step,
     "spans": spans_step,
-    "measurements": measurements_step,
     "transaction": Item.text,
     "culprit": Item.text,
     "logger": Item.text,
     "fingerprint": _texts,
-    "modules": _verbatim_if_flat,
+    "modules": versions_step,
     "sdk": _sdk,
 }
 
@@ -537,6 +521,9 @@ class Scrubber:
         new = [v for v in lines if isinstance(v, str) and v not in self._lines]
         if new and not self.extra_patterns:
             hinted = rules.hinted_lines(new)
+            names = self.rules.names
+            if names is not None and names.search("\n".join(new)):
+                hinted |= {i for i, line in enumerate(new) if names.search(line)}
             for i, line in enumerate(new):
                 if i not in hinted:
                     self._lines[line] = line

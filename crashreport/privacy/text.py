@@ -130,6 +130,8 @@ class TextRules:
         at = [name for name, _ in pieces].index("relpath")
         pieces[at:at] = machine  # after paths (a path gets the names itself), before words
         self.pattern = re.compile("|".join(f"(?P<{name}>{regex})" for name, regex in pieces))
+        self.names = re.compile("|".join(f"(?P<{name}>{regex})" for name, regex in machine)) \
+            if machine else None
         self.plain = re.compile("|".join(f"(?P<{name}>{regex})" for name, regex in pieces
                                          if name in ("atom", "host", "user", "number", "word")))  # fmt: skip
         self._handlers: dict[str, Callable[[str, Vocabulary], str]] = {
@@ -192,6 +194,8 @@ class TextRules:
         out = rules.filter_secrets(line)
         for extra in self.extra:
             out = extra.sub(FILTERED, out)
+        if self.names is not None:
+            out = self.names.sub(lambda m: rules.HOST if m.lastgroup == "host" else USER, out)
         return out
 
     # -- pieces -----------------------------------------------------------------------------------
