@@ -27,11 +27,12 @@ if str(ROOT) not in sys.path:
 
 EVENTS = 20
 
-#: A fresh process at the point of capture (sentry-sdk loaded: it builds the event; not timed):
-#: import crashreport.privacy, gather the machine's facts and scrub the report, timed as one.
+#: A fresh process at the point of capture, where the app has imported crashreport and the
+#: first error loaded sentry-sdk to build the event (not timed): import crashreport.privacy,
+#: gather the machine's facts and scrub the report, timed as one.
 COLD = """
 import json, sys, time
-import sentry_sdk
+import crashreport, sentry_sdk
 event = json.load(open(sys.argv[1]))
 start = time.perf_counter()
 from crashreport.privacy import Scrubber, machine_context

@@ -10,7 +10,6 @@ and a second scrub sees the same vocabulary.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import sys
@@ -64,6 +63,8 @@ class Code:
                         found = candidate
                         break
                 else:
+                    import glob
+
                     matches = glob.glob(glob.escape(f"{root}/{stem}") + ".*.so") if "/" in stem else []
                     found = matches[0] if matches else None
                 if found:
