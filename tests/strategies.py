@@ -235,6 +235,7 @@ user_numbers = st.one_of(
     st.builds("+{} {} {}".format, st.integers(1, 99), st.integers(100, 999), st.integers(100000, 9999999)),
     st.builds("{}-{:02d}-{:02d}".format, st.integers(1900, 2030), st.integers(1, 12), st.integers(1, 28)),
     st.integers(10000, 10**12).map(str),
+    st.integers(1000, 9999).map(str),  # a year, a customer's number
     st.builds("{}.{:03d},{:02d}".format, st.integers(1, 999), st.integers(0, 999), st.integers(0, 99)),
 )  # fmt: skip
 

@@ -14,7 +14,7 @@ import pytest
 
 from . import privacy_corpus
 
-#: Measured 95.6% (this module as the app's code) and 93.9% (no app code), Python 3.11.
+#: Measured 95.2% (this module as the app's code) and 93.7% (no app code), Python 3.11.
 APP_FLOOR = 0.95
 NO_APP_FLOOR = 0.935
 
@@ -56,4 +56,4 @@ def test_what_is_lost_is_only_data(figures: dict[str, Any]) -> None:
     """A sample of what the allowlist removes from the corpus: values, not the code's words."""
     lost = {w for raw, clean in figures["app_pairs"]
             for w in privacy_corpus.tokens(raw) - privacy_corpus.tokens(clean)}  # fmt: skip
-    assert "object" not in lost and "attribute" not in lost and "line" not in lost
+    assert not lost & {"attribute", "line", "column", "Expecting", "invalid", "literal", "Errno"}

@@ -61,7 +61,16 @@ PIECES: tuple[tuple[str, str], ...] = (
     ("word", _WORD),
 )  # fmt: skip
 
-_NUMBER_OK = re.compile(r"-?(?:0|[1-9]\d{0,3})|-?(?:0|[1-9]\d{0,2})(?:\.\d{1,3}){1,3}")
+#: A number the code makes: up to 3 digits, or a version or decimal (``3.11.7``, ``0.25``) ...
+_NUMBER_OK = re.compile(r"-?(?:0|[1-9]\d{0,2})|-?(?:0|[1-9]\d{0,2})(?:\.\d{1,3}){1,3}")
+#: ... or 4 digits right after a word that counts (``line 1234``, ``port 8080``): anywhere else
+#: 4 digits are as likely a year of birth, a tax year or a customer's number.
+_COUNTED = re.compile(r"-?[1-9]\d{3}")
+_COUNTING_WORD = re.compile(r"(?i:line|lines|column|col|char|chars|character|position|pos|offset"
+                            r"|index|row|port|errno|status|code|pid|size|length|byte|bytes|item"
+                            r"|items|page|level|limit|max|min|count|timeout|width|height)"
+                            r"[\s:=#(]{0,2}\Z"
+                            r"|(?:(?:\d{1,3}\.){3}\d{1,3}|\]|\.[a-z]{2,}|localhost):\Z")  # a port
 _DIGITS_UNIT = re.compile(r"(\d+)([^\W\d_]+)")
 _NAME_DIGITS = re.compile(r"([^\W\d_]+)\d{1,2}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
@@ -147,7 +156,7 @@ class TextRules:
             "relpath": self._relpath,
             "host": lambda t, v: rules.HOST,
             "user": lambda t, v: USER,
-            "number": lambda t, v: self._number(t),
+            "number": lambda t, v: self._number(t),  # (with the words before it: _pieces)
             "word": self._word,
         }
         self._exists: dict[str, bool] = {}
@@ -180,6 +189,8 @@ class TextRules:
         handlers = self._handlers
 
         def replace(m: re.Match[str]) -> str:
+            if m.lastgroup == "number":
+                return self._number(m.group(), m.string[max(0, m.start() - 16):m.start()])
             return handlers[m.lastgroup or "word"](m.group(), vocab)
 
         return pattern.sub(replace, text)
@@ -222,8 +233,12 @@ class TextRules:
         return token if named is not None and named.group(1) in vocab else TEXT
 
     @staticmethod
-    def _number(token: str) -> str:
-        return token if _NUMBER_OK.fullmatch(token) else NUMBER
+    def _number(token: str, before: str = "") -> str:
+        if _NUMBER_OK.fullmatch(token):
+            return token
+        if _COUNTED.fullmatch(token) and _COUNTING_WORD.search(before):
+            return token
+        return NUMBER
 
     def _ip(self, token: str, vocab: Vocabulary) -> str:
         import ipaddress
