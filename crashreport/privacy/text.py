@@ -70,7 +70,7 @@ _COUNTING_WORD = re.compile(r"(?i:line|lines|column|col|char|chars|character|pos
                             r"|index|row|port|errno|status|code|pid|size|length|byte|bytes|item"
                             r"|items|page|level|limit|max|min|count|timeout|width|height)"
                             r"[\s:=#(]{0,2}\Z"
-                            r"|(?:(?:\d{1,3}\.){3}\d{1,3}|\]|\.[a-z]{2,}|localhost):\Z")  # a port
+                            r"|(?:(?:\d{1,3}\.){3}\d{1,3}|\]|\.[a-z]{2,}|localhost|<ip>|<host>):\Z")  # a port
 _DIGITS_UNIT = re.compile(r"(\d+)([^\W\d_]+)")
 _NAME_DIGITS = re.compile(r"([^\W\d_]+)\d{1,2}")
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
@@ -189,7 +189,7 @@ class TextRules:
         handlers = self._handlers
 
         def replace(m: re.Match[str]) -> str:
-            if m.lastgroup == "number":
+            if m.lastgroup == "number" or (m.lastgroup == "word" and m.group().isdigit()):
                 return self._number(m.group(), m.string[max(0, m.start() - 16):m.start()])
             return handlers[m.lastgroup or "word"](m.group(), vocab)
 
