@@ -596,6 +596,22 @@ def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
     assert clean.headers == {"trace": {"user": "<user>"}}
 
 
+def test_protocol_fields_keep_their_values() -> None:
+    """Ids, timestamps, statuses and the sampling context are the protocol's, not the user's:
+    an envelope Sentry can still read, a session it can still count."""
+    scrubber = Scrubber(CTX)
+    headers = {"event_id": "a" * 32, "sent_at": "2026-12-03T10:00:00.123456Z",
+               "trace": {"trace_id": "b" * 32, "public_key": "c" * 32, "sample_rate": "1.0",
+                         "sampled": "true", "sample_rand": "0.420471", "release": "tool@1.0"}}  # fmt: skip
+    assert scrubber.scrub(headers) == headers
+    session = {"sid": "d" * 32, "did": "e" * 32, "init": True, "started": "2026-12-03T10:00:00Z",
+               "status": "crashed", "errors": 1, "duration": 0.5,
+               "attrs": {"release": "tool@1.0", "environment": "production"}}  # fmt: skip
+    assert scrubber.scrub(session) == session
+    odd = scrubber.scrub({"sid": "Zoë Müller", "status": "Kunde 4711", "sample_rate": "hoch"})
+    assert odd == {"sid": "<text>", "status": "<text> <number>", "sample_rate": "<text>"}
+
+
 def test_config_warning_shows_tilde_not_the_home_folder(home: Path) -> None:
     config = home / ".config" / "mytool" / "config.yaml"
     config.parent.mkdir(parents=True)

@@ -31,7 +31,10 @@ _SAFE_ID = re.compile(r"[0-9A-Fa-f-]{8,64}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
 _VERSION = re.compile(r"\d[\w.+!-]{0,39}")
 #: Keys whose value is kept when it has an id's shape (hex or UUID: random, no one's name).
-_ID_KEYS = re.compile(r"(?:^|[_.])(?:id|sid|did)$")
+_ID_KEYS = re.compile(r"(?:^|[_.])(?:id|sid|did)$|^public_key$")
+#: The envelope's dynamic sampling context: numbers and booleans the SDK writes as strings.
+_SAMPLING_KEYS = frozenset({"sample_rate", "sample_rand", "sampled"})
+_SAMPLING = re.compile(r"true|false|\d(?:\.\d+)?(?:[eE]-?\d+)?")
 _TIME_KEYS = frozenset({"timestamp", "start_timestamp", "started", "received", "sent_at"})
 #: Top-level fields set by the SDK or the app author (never by the run's data), kept as they are.
 VERBATIM_FIELDS = frozenset({"event_id", "timestamp", "start_timestamp", "received", "release",
@@ -193,6 +196,8 @@ def _kept(key: str, value: Any) -> bool:
         return _TIMESTAMP.fullmatch(value) is not None
     if low in ("status", "outcome"):
         return value in rules.PROTOCOL_STATUSES
+    if low in _SAMPLING_KEYS:
+        return _SAMPLING.fullmatch(value) is not None
     if low in ("release", "environment", "dist"):
         return len(value) <= 200
     return False
