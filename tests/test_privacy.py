@@ -577,6 +577,20 @@ def test_machine_context_from_environ() -> None:
     assert {"<stdlib>", "<site-packages>", "<python>"} <= labels
 
 
+def test_the_real_name_of_the_account_is_this_users_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    pwd = pytest.importorskip("pwd")
+
+    class Entry:
+        pw_gecos = "Zoë Müller-Lüdenscheid,Raum 4,,"
+
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: Entry())
+    ctx = machine_context({"HOME": "/home/zm", "USER": "zm"})
+    assert {"Zoë Müller-Lüdenscheid", "Zoë", "Zoe", "Müller-Lüdenscheid", "Mueller-Luedenscheid"} <= set(
+        ctx.user_names)  # fmt: skip
+    scrubber = Scrubber(ctx)
+    assert scrubber.scrub_string("for ZOE MUELLER, see Lüdenscheid") == "for <user>, see <user>"
+
+
 def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
     scrubber = Scrubber(CTX)
     envelope = Envelope(headers={"dsn": "https://k@h/1", "trace": {"user": "alice"}})

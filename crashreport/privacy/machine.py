@@ -53,6 +53,7 @@ def machine_context(
     homes = {h.rstrip("/\\") for h in homes if h and h.rstrip("/\\")}
     for home in homes:
         names.add(re.split(r"[/\\]", home)[-1])
+    names |= _real_name()
     roots = [os.path.realpath(r) for r in app_roots if isinstance(r, str) and r]
     return MachineContext(
         home=_longest_first(homes, 2),
@@ -80,6 +81,18 @@ def spellings(names: Iterable[str]) -> set[str]:
         spelled = unicodedata.normalize("NFKD", nfc.translate(_FOLD)).encode("ascii", "ignore")
         out.update({name, nfc, plain, spelled.decode()})
     return {n for n in out if n and n.lower() not in COMMON_NAMES}
+
+
+def _real_name() -> set[str]:
+    """The user's real name from the account database (GECOS, POSIX), and its words: a name as
+    likely to appear in a message as the login name."""
+    try:
+        import pwd
+
+        full = pwd.getpwuid(os.getuid()).pw_gecos.split(",")[0].strip()
+    except Exception:  # no pwd (Windows), no entry: fine
+        return set()
+    return {full, *full.split()} if full else set()
 
 
 def _host_names() -> set[str]:
