@@ -149,7 +149,7 @@ class Item:
                         item = self.data(item, depth + 1, seen)
             except Exception:
                 self.s.errors += 1
-                new_key, item = self.key(key)[0] if _safe_key(key) else ERROR, ERROR
+                new_key, item = self._failed_key(key), ERROR
             if item is DROP:
                 continue
             if new_key in out:  # two keys scrubbed to the same text keep both values
@@ -159,6 +159,13 @@ class Item:
                 new_key = f"{new_key}#{n}"
             out[new_key] = item
         return out
+
+    def _failed_key(self, key: Any) -> Any:
+        """The key of a value that failed: scrubbed if it can be, else :data:`ERROR` too."""
+        try:
+            return self.key(key)[0]
+        except Exception:
+            return ERROR
 
     def key(self, key: Any) -> tuple[Any, int]:
         """(scrubbed key, 0 keep | 1 filter its value | 2 remove the entry)."""
@@ -178,10 +185,6 @@ def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
     if len(cache) >= 8192:
         cache.clear()
     cache[key] = value
-
-
-def _safe_key(key: Any) -> bool:
-    return isinstance(key, str | bytes) or key is None or isinstance(key, _PLAIN)
 
 
 def _kept(key: str, value: Any) -> bool:
