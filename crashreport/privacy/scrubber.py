@@ -497,8 +497,8 @@ class Scrubber:
         return Item(self, *cached, shared)
 
     def event_files(self, event: Mapping[str, Any]) -> list[str]:
-        """The installed files of an event's frames (the crashing frame first) and the modules
-        of its exception types."""
+        """The installed files of an event's frames (the crashing frame first) and of the
+        modules of its exception types (a compiled extension's too: see Vocabulary)."""
         files: list[str] = []
         modules: list[str] = []
         for stack in _stacktraces(event):

@@ -297,11 +297,11 @@ class TextRules:
         if fold(host) in self.deny:
             return self.deny[fold(host)]
         words = re.findall(r"[^\W_]+", host)
-        if words and all(w in vocab and fold(w) not in self.deny for w in words) and (
-            "." not in host or vocab.has_text(host)
-        ):
-            return host
-        return rules.HOST
+        if not words or any(fold(w) in self.deny for w in words):
+            return rules.HOST
+        if "." in host:  # a full name: kept only if the program's files hold it as it is
+            return host if vocab.has_text(host) else rules.HOST
+        return host if host in vocab else rules.HOST
 
     def _segment(self, segment: str, vocab: Vocabulary) -> str:
         """A URL path segment or query key: kept only if it is all program text."""

@@ -3,8 +3,10 @@
 A word is program text when it is one of CPython's own (its messages, the ``os.strerror``
 table, builtins: the generated ``cpython_words.txt``), a placeholder's, one the app author
 declared safe, or when it occurs as a word in a source file of the code involved: the files of
-an event's frames where they are installed code, the modules of its exception types (compiled
-extensions too: their strings are their messages), and the app's own packages.
+an event's frames where they are installed code, the modules of its exception types, and the
+app's own packages. A compiled extension (an exception's module, like pydantic_core's) is
+searched only for host names (``errors.pydantic.dev``): a full scan of its megabytes for every
+unknown word cost ~130 ms a report and kept no more of the corpus's words than CPython's list.
 
 Source files are not tokenised up front (a crash touches a few MB of code; reading it all would
 cost more than the rest of the report). A :class:`Vocabulary` answers ``word in vocabulary``
@@ -22,10 +24,12 @@ from collections.abc import Iterable
 
 #: A word: a run of letters and digits (``_`` splits identifiers into their words).
 WORD = re.compile(r"[^\W_]+")
-#: Source files larger than this are not read (compiled extensions are a few MB at most).
-MAX_FILE = 32 << 20
+#: Source files larger than this are not read.
+MAX_FILE = 8 << 20
 #: Files kept in memory per process (their lower-cased bytes).
 MAX_FILES = 256
+#: What a source file's name ends with (anything else is compiled: see Vocabulary).
+SOURCE_SUFFIXES = (".py", ".pyi", ".pyw")
 #: Files of the app's own packages read, at most.
 MAX_APP_FILES = 400
 
@@ -99,6 +103,20 @@ def file_has_word(path: str, word: bytes) -> bool:
     return known
 
 
+_RAW: dict[str, bytes | None] = {}
+
+
+def binary_text(path: str) -> bytes | None:
+    """The bytes of a compiled file as they are (its strings are searched as written)."""
+    if path not in _RAW:
+        try:
+            with open(path, "rb") as f:
+                _RAW[path] = f.read(MAX_FILE) if os.path.getsize(path) <= MAX_FILE else None
+        except OSError:
+            _RAW[path] = None
+    return _RAW[path]
+
+
 def _is_word_byte(b: int) -> bool:
     return b >= 0x80 or 48 <= b <= 57 or 97 <= b <= 122
 
@@ -140,13 +158,16 @@ def _app_files(roots: tuple[str, ...]) -> tuple[str, ...]:
 class Vocabulary:
     """The words that may leave the machine, for one item.
 
-    ``base``: words known up front; ``files``: source files searched on demand, in order (the
-    frames' first). Answers are cached per instance.
+    ``base``: words known up front; ``files``: the source files searched on demand, in order
+    (the frames' first); compiled ones among them are searched for host names only. Answers
+    are cached per instance.
     """
 
     def __init__(self, base: frozenset[str], files: Iterable[str] = ()) -> None:
         self.base = base
-        self.files = tuple(dict.fromkeys(files))
+        every = tuple(dict.fromkeys(files))
+        self.files = tuple(f for f in every if f.endswith(SOURCE_SUFFIXES))
+        self.binaries = tuple(f for f in every if not f.endswith(SOURCE_SUFFIXES))
         self._known: dict[str, bool] = {}
         #: The answers given that did not come from ``base`` (see :meth:`record`).
         self.asked: list[tuple[str, bool]] | None = None
@@ -160,18 +181,23 @@ class Vocabulary:
         return self.knows(w)
 
     def knows(self, w: str) -> bool:
-        """Whether the folded word (or a host name: any text) is in one of the files."""
+        """Whether the folded word is in one of the source files (a key starting with NUL: a
+        host name, in the compiled files too)."""
         known = self._known.get(w)
         if known is None:
-            needle = w.encode("utf-8")
-            known = self._known[w] = bool(needle) and any(file_has_word(f, needle) for f in self.files)
+            needle = w.lstrip("\0").encode("utf-8")
+            known = bool(needle) and any(file_has_word(f, needle) for f in self.files)
+            if not known and needle and w.startswith("\0"):
+                known = any((data := binary_text(f)) is not None and has_word(data, needle)
+                            for f in self.binaries)  # fmt: skip
+            self._known[w] = known
         if self.asked is not None:
             self.asked.append((w, known))
         return known
 
     def has_text(self, text: str) -> bool:
-        """Whether ``text`` (a host name, say) occurs verbatim, as a whole, in a source file."""
-        return self.knows(text.lower())
+        """Whether ``text`` (a host name, say) occurs verbatim, as a whole, in a file."""
+        return self.knows("\0" + text.lower())
 
     def agrees(self, asked: tuple[tuple[str, bool], ...]) -> bool:
         """Whether this vocabulary gives the same answers (a result computed with another
