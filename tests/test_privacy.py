@@ -108,7 +108,7 @@ BREADCRUMB_TABLE = [
     ("e-mail, IPv4, IPv6", "mail alice.smith@example.com from 203.0.113.77 and "
      "2001:db8:85a3::8a2e:370:7334", "<text> <email> from <ip> and <ip>"),
     ("URL user:password, host and query", "fetching https://alice:pa55w0rd-url@api.example.com/v1?"
-     "key=q-hidden-77", "<text> https://[Filtered]@<host>/<text>?key=<text>"),
+     "key=q-hidden-77", "<text> https://[Filtered]@<host>/v1?key=<text>"),
     ("GitHub and AWS keys", "token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 aws "
      "AKIAIOSFODNN7EXAMPLE", "[Filtered] <text> [Filtered]"),
     ("Slack and Stripe keys", "slack xoxb-1234567890-abcdefghij stripe "
@@ -285,6 +285,8 @@ def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
 # Found by Hypothesis: a pair whose value is another key ("APIKEY: Password: x") kept x.
 @example(strategies.event_with(tags={"APIKEY: Password: hunter2-xyzzy ": ""}))
 @example(strategies.event_with(tags={"4111 1111 1111 1111": "x", "a 4111 1111 1111 1111": ""}))
+# Found exploring: "+0" after a number was kept as a word, and as a signed number it was not.
+@example(strategies.event_with(extra={"sys.argv": [], "": "00+0"}))
 def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
     clean = SCRUBBER.scrub_event(event)
     assert strategies.leaks(clean) == []
@@ -299,6 +301,8 @@ def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
 
 @PROPS
 @given(strategies.planted_text())
+# Found exploring: a number before an IPv6 address ran on into it, and the address was missed.
+@example(" alice 0 2001:db8:85a3::8a2e:370:7334 ")
 def test_relay_finds_nothing_in_scrubbed_text(text: str) -> None:
     clean = SCRUBBER.scrub_event({"extra": {"note": text}, "breadcrumbs": {"values": [
         {"message": text}]}})  # fmt: skip
@@ -381,6 +385,8 @@ STRING_TABLE = [
     ("[parameters: ('Zoë Müller-Lüdenscheid', 'zoe@acme.de', '+49 170 1234567', '14.03.1987')]",
      "[parameters: ('<text>', '<email>', '<number>', '<number>')]"),
     ("Zo\u0065\u0308 ZOË zoe ZoE Zo%C3%AB", "<text>"),
+    # a number and a unit, a name and its version: both parts program text (found exploring)
+    ("0false 500ms python3 x86_64", "0false 500ms python3 x86_64"),
     # collapsing one quoted value can make another: done to a fixpoint (idempotence)
     ("'zq 'name=zr'", "'<text>'<text>'"),
 ]  # fmt: skip

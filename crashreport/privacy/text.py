@@ -57,12 +57,14 @@ PIECES: tuple[tuple[str, str], ...] = (
      r"|[A-Za-z]:[\\/]|\\\\(?=\w))" + _PC + r"*(?<![.])"),
     ("relpath", r"(?<![\w.~/\\<>%@-])(?=[\w.@+~%/\\'-]*[^\W\d_])(?:[\w.@+~%-]|" + _APOS + r")+"
      r"(?:[/\\](?:[\w.@+%-]|" + _APOS + r")+)+"),
-    ("number", r"(?<![\w.,:/+-])[+-]?\d+(?:(?:[.,:/-]| (?=\+?\d))\+?\d+)*(?![^\W_]|[.,]\d)"),
+    # digit groups joined by one separator or space are one number (not into an address: "0 ::1")
+    ("number", r"(?<![\w.,:/+-])[+-]?\d+(?:(?:[.,:/-]| (?=\+?\d+(?![\w:])))\+?\d+)*"
+     r"(?![^\W_]|[.,]\d)"),
     ("word", _WORD),
 )  # fmt: skip
 
 #: A number the code makes: up to 3 digits, or a version or decimal (``3.11.7``, ``0.25``) ...
-_NUMBER_OK = re.compile(r"-?(?:0|[1-9]\d{0,2})|-?(?:0|[1-9]\d{0,2})(?:\.\d{1,3}){1,3}")
+_NUMBER_OK = re.compile(r"[+-]?(?:0|[1-9]\d{0,2})|-?(?:0|[1-9]\d{0,2})(?:\.\d{1,3}){1,3}")
 #: ... or 4 digits right after a word that counts (``line 1234``, ``port 8080``): anywhere else
 #: 4 digits are as likely a year of birth, a tax year or a customer's number.
 _COUNTED = re.compile(r"-?[1-9]\d{3}")
@@ -226,11 +228,11 @@ class TextRules:
         unit = _DIGITS_UNIT.fullmatch(token)
         if unit is not None:  # 500ms, 3rd, 2x
             number = self._number(unit.group(1))
-            return number + (unit.group(2) if unit.group(2) in vocab else TEXT)
-        if (len(token) == 1 and token.isascii()) or token in vocab:
+            return number + (unit.group(2) if _known(unit.group(2), vocab) else TEXT)
+        if _known(token, vocab):
             return token
         named = _NAME_DIGITS.fullmatch(token)  # python3, utf8, x86, int64
-        return token if named is not None and named.group(1) in vocab else TEXT
+        return token if named is not None and _known(named.group(1), vocab) else TEXT
 
     @staticmethod
     def _number(token: str, before: str = "") -> str:
@@ -374,6 +376,11 @@ class TextRules:
             if norm.startswith(root + "/"):
                 return root, label
         return None
+
+
+def _known(word: str, vocab: Vocabulary) -> bool:
+    """A word of the vocabulary, or a single ASCII letter (``x``, ``s``: no one's name)."""
+    return (len(word) == 1 and word.isascii()) or word in vocab
 
 
 def _value(value: str) -> str:
