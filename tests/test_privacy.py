@@ -303,6 +303,7 @@ def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
 @given(strategies.planted_text())
 # Found exploring: a number before an IPv6 address ran on into it, and the address was missed.
 @example(" alice 0 2001:db8:85a3::8a2e:370:7334 ")
+@example(" 2001:db8:85a3::8a2e:370:7334: ")  # and one followed by a colon was missed
 def test_relay_finds_nothing_in_scrubbed_text(text: str) -> None:
     clean = SCRUBBER.scrub_event({"extra": {"note": text}, "breadcrumbs": {"values": [
         {"message": text}]}})  # fmt: skip
