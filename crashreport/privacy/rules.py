@@ -35,10 +35,15 @@ ROOT_LABELS = ("<stdlib>", "<site-packages>", "<python>", "<app>")
 
 PLACEHOLDERS: tuple[str, ...] = (TEXT, NUMBER, PATH, EMAIL, IP, HOST, USER, MAC, ID, ERROR, DEEP,
                                  CYCLE, TOO_LONG, *ROOT_LABELS)  # fmt: skip
-#: Words of the placeholders: program text by definition (scrubbing twice changes nothing).
+#: Words of the placeholders (scrubbing twice changes nothing) and of what crashreport and
+#: sentry-sdk write themselves (``cli.run``, ``crashreport.errors_dropped``, ``sentry.python``):
+#: program text by definition, in every item.
 PLACEHOLDER_WORDS = frozenset({"text", "number", "path", "email", "ip", "host", "user", "mac", "id",
                                "filtered", "scrub", "error", "too", "deep", "cycle", "long",
-                               "stdlib", "site", "packages", "python", "app"})  # fmt: skip
+                               "stdlib", "site", "packages", "python", "app", "cli", "run",
+                               "crashreport", "errors", "dropped", "sentry", "sdk", "outcome",
+                               "counters", "excepthook", "atexit", "dedupe", "threading",
+                               "logging"})  # fmt: skip
 
 #: Containers nested deeper than this become :data:`DEEP` (events are ~8 deep).
 MAX_DEPTH = 32

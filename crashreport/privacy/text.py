@@ -383,9 +383,12 @@ def _known(word: str, vocab: Vocabulary) -> bool:
     return (len(word) == 1 and word.isascii()) or word in vocab
 
 
+_ATOMS_ONLY = re.compile(r"(?:" + _ATOM + r"|[;,&|+.-])*")
+
+
 def _value(value: str) -> str:
-    """A query value or fragment: the user's by nature, never sent."""
-    return value if not value or ATOM.fullmatch(value) else TEXT
+    """A query value or fragment: the user's by nature, never sent (only placeholders stay)."""
+    return value if _ATOMS_ONLY.fullmatch(value) else TEXT
 
 
 def _collapse_quoted(m: re.Match[str]) -> str:
