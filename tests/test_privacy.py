@@ -289,6 +289,8 @@ def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
 @example(strategies.event_with(tags={"4111 1111 1111 1111": "x", "a 4111 1111 1111 1111": ""}))
 # Found exploring: "+0" after a number was kept as a word, and as a signed number it was not.
 @example(strategies.event_with(extra={"sys.argv": [], "": "00+0"}))
+# Found exploring: a pair's value was taken for the next key's ("PASSWD: password=x").
+@example(strategies.event_with(extra={"sys.argv": [], " alice PASSWD: password=hunter2-xyzzy ": None}))
 def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
     clean = SCRUBBER.scrub_event(event)
     assert strategies.leaks(clean) == []

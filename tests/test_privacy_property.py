@@ -52,6 +52,13 @@ def canary_words(token: str) -> set[str]:
     return {fold(w) for w in WORD.findall(unicodedata.normalize("NFC", token))}
 
 
+def foreign(token: str, vocab: Any) -> bool:
+    """Not program text in any part: no word of it is in the vocabulary or the items' own words,
+    and some run of its letters is not a word of the program ("100as" is "100" and "as")."""
+    return not any(w in vocab or w in SKELETON_WORDS for w in canary_words(token)) and any(
+        len(r) > 1 and r not in vocab for r in re.findall(r"[^\W\d_]+", token))
+
+
 @st.composite
 def planted(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     """(texts with tokens planted, the canary tokens): texts to put anywhere in an item."""
@@ -59,8 +66,8 @@ def planted(draw: st.DrawFn) -> tuple[list[str], list[str]]:
     tokens = draw(st.lists(strategies.foreign_tokens(), min_size=1, max_size=4))
     # Foreign: some run of letters in it is not program text ("0false" is "0" and "false", both
     # the program's: see test_privacy.STRING_TABLE)
-    tokens = [t for t in tokens if not any(w in vocab or w in SKELETON_WORDS for w in canary_words(t))
-              and any(len(r) > 1 and r not in vocab for r in re.findall(r"[^\W\d_]+", t))]
+    tokens = [t for t in tokens if all(foreign(unquote(strategies.spell(t, how)), vocab)
+                                       for how in strategies.SPELLINGS)]
     tokens = tokens or ["qxzvbrpl"]
     texts = []
     for _ in range(draw(st.integers(3, 8))):

@@ -82,6 +82,9 @@ def _iban(text: str) -> bool:
 
 
 _B = r"(?<![\w.+-])"  # not inside a longer token
+#: The key of a secret pair (Relay's @password key words), quoted or not.
+_PAIR_KEY = (r"(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|auth"
+             r"|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?")
 
 #: (name, regex, check). A match becomes :data:`FILTERED` when ``check`` (if any) says so.
 #: Sources: GitHub token formats (github.blog 2021-04-05), GitLab (glpat-, docs "Personal access
@@ -109,10 +112,10 @@ SECRET_RULES: tuple[tuple[str, str, Callable[[str], bool] | None], ...] = (
      None),
     # A key may repeat before its value ("APIKEY: Password: x"): each one is consumed. The keys
     # stay (``password=[Filtered]``, ``'Authorization': '[Filtered]'``); the value goes.
-    ("pair", r"(?P<pair_key>(?:(?i:" + _B + r"-{0,2}[\w.-]*(?:password|passwd|pwd|secret|token"
-     r"|api[_-]?key|auth|credential|private[_-]?key|session[_-]?id|cookie)[\w.-]*)[\"']?"
-     r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,})))+)(?i:(?:bearer|basic|token|digest)\s+)?"
-     r"(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"\[\](){}<>]+)", None),
+    ("pair", r"(?P<pair_key>(?:" + _PAIR_KEY + r"(?:\s*[:=]\s*|\s+(?=\S*\d)(?=\S{6,})))+)"
+     r"(?i:(?:bearer|basic|token|digest)\s+)?"
+     # the value: not another key ("PASSWD: password=[Filtered]" is already done)
+     r"(?!" + _PAIR_KEY + r"\s*[:=])(?:\"[^\"]*\"?|'[^']*'?|[^\s,;&'\"\[\](){}<>]+)", None),
     ("card", r"(?<![\w.-])\d(?:[ -]?\d){12,30}(?![\w-])", _luhn),
     ("iban", r"(?i:\b[a-z]{2}\d{2}(?:[ -]?[a-z0-9]{4}){2,7}(?:[ -]?[a-z0-9]{1,3})?\b)", _iban),
     ("ssn", r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", None),
