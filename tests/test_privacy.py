@@ -275,6 +275,8 @@ def assert_same_shape(raw: Any, clean: Any) -> None:
 @example({"'alice 'password=hunter2-xyzzy'": None})
 # Found exploring: a run of placeholders after a URL became part of its query the second time.
 @example({"": None, " https://bob:pa55w0rd-url@example.com/x?key=q-secret-77 BI;alice ": []})
+# Found exploring: a secret pair that takes shape only once a path became <path>.
+@example("COOKIE '/home/alice/My Files/acme-holdings x'[0")
 def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
     clean = SCRUBBER.scrub(value)
     assert strategies.leaks(clean) == []

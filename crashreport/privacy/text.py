@@ -183,6 +183,8 @@ class TextRules:
                 out = collapsed
         if "<" in out:
             out = _RUN.sub(r"\1", out)
+            # a pair can take shape only now ("cookie '<path>'[0"): the output is a fixpoint
+            out = rules.filter_secrets(out)
         if len(out) > rules.MAX_STRING:
             out = out[: rules.MAX_STRING - 1] + "…"
         return out
