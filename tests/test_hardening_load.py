@@ -2,7 +2,7 @@
 
 Memory and the outbox must stay bounded, the host's speed must not be dominated by telemetry
 (the wall time of the loop is compared with the same program with telemetry off), and the
-per-run error cap (:class:`crashreport.errorcap.ErrorCap`) must send the first distinct errors,
+per-run error cap (:class:`crashreport.run.errorcap.ErrorCap`) must send the first distinct errors,
 count the rest, and never hold back a crash.
 """
 

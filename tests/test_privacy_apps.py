@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from crashreport.envelopes import parse
+from crashreport.delivery.envelopes import parse
 
 from crashreport.privacy.vocabulary import fold
 
