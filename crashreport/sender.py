@@ -69,6 +69,7 @@ class Sender:
         self.started = time.time()
         self._scrubbers: dict[tuple[Any, ...], Scrubber] = {}
         self._packages: dict[str, str] | None = None
+        self.stuck: set[Path] = set()  # runs whose reports the disk refused: the next sender's
 
     # -- may we? -------------------------------------------------------------------------------
     def allowed(self) -> str | None:
@@ -101,7 +102,7 @@ class Sender:
             except (KeyError, TypeError, ValueError):
                 left.remove()  # not a record this version can read: it will never be one
             except OSError:
-                break  # the disk: try again next time
+                self.stuck.add(left.path)  # the disk: the next program's sender tries again
         return done
 
     def _queue_run(self, left: journal.Left) -> None:
@@ -269,7 +270,7 @@ def _more_work(sender: Sender) -> bool:
     failed waits for the next program's sender)."""
     if sender.allowed() is None:
         return False
-    if any(journal.ended_runs(sender.paths.runs_dir)):
+    if any(left.path not in sender.stuck for left in journal.ended_runs(sender.paths.runs_dir)):
         return True
     return any(e.created >= sender.started and e.attempts == 0 for e in sender.outbox.due())
 

@@ -111,11 +111,12 @@ def run_python(home: Path, *args: str, env: dict[str, str] | None = None,
     return Run(proc.returncode, proc.stdout, proc.stderr, seconds)
 
 
-def settle(app: str = "mytool", timeout: float = 15.0, home: Path | None = None) -> None:
+def settle(app: str = "mytool", timeout: float = 15.0, home: Path | None = None) -> bool:
     """Wait until the app's sender has finished (or ``timeout`` passed; the test's assertions
     then say what is missing): no sender holds its lock three times in a row, 20 ms apart (a
     sender lets go of the lock for a moment to look for late work before it exits). The app's
-    folders are those of ``home``, by default this process's HOME (the test's isolated one)."""
+    folders are those of ``home``, by default this process's HOME (the test's isolated one).
+    Whether it finished in time."""
     import fcntl
     import time
 
@@ -145,6 +146,7 @@ def settle(app: str = "mytool", timeout: float = 15.0, home: Path | None = None)
             finally:
                 os.close(fd)
         time.sleep(0.02)
+    return free >= 3
 
 
 def run_mytool(home: Path, *args: str, **kwargs: object) -> Run:

@@ -175,7 +175,7 @@ def test_the_issue_as_the_app_author_needs_it(bugsink: Bugsink, crash: Crash) ->
     # One issue for both runs: the user's file paths are scrubbed out of what groups them.
     assert issue["digested_event_count"] == 2
     assert issue["calculated_type"] == "FileNotFoundError"
-    assert issue["calculated_value"] == "[Errno 2] No such file or directory: '<path>'"
+    assert issue["calculated_value"] == "[Errno 2] No such file or directory: '<path>.pdf'"
     assert issue["transaction"] == "crash"
     assert issue["events_at"] == ["mytool@1.4.2"]  # the release
     assert data["release"] == "mytool@1.4.2"
@@ -247,7 +247,7 @@ def test_the_issue_page_shows_it_and_nothing_personal(
     ui = json.loads(proc.stdout.strip().splitlines()[-1])
     (tmp_path / "ui.json").write_text(json.dumps(ui, indent=1))  # for a failing run's reader
 
-    message = "FileNotFoundError: [Errno 2] No such file or directory: '<path>'"
+    message = "FileNotFoundError: [Errno 2] No such file or directory: '<path>.pdf'"
     assert message in ui["listText"] and "with 2 events | crash" in ui["listText"]
     stack = ui["stacktraceText"]
     assert "__main__.py in parse_report" in stack and "pathlib.py in read_text" in stack
