@@ -100,8 +100,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field(f"{_FRAME}.post_context", E, "the five lines after it (likewise)"),
         Field("logger", E, "the logger's name, for a logged error"),
         Field("logentry.message", E, "the log message's template (scrubbed)"),
-        Field("logentry.formatted", E, "the log message (scrubbed)"),
-        Field("logentry.params", E, "the values filled into it (scrubbed)"),
+        Field("logentry.formatted", E, "the log message: the template with each value checked "
+              "(scrubbed); the values themselves are not sent"),
         Field(f"{_CRUMB}.type", E, "`log`: the program's last log lines before the error "
               "(up to 30, level INFO and above)"),
         Field(f"{_CRUMB}.category", E, "the log line's logger"),

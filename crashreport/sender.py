@@ -41,6 +41,7 @@ from .reports.usage import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from .privacy import Scrubber
 
@@ -69,7 +70,7 @@ class Sender:
         self.started = time.time()
         self._scrubbers: dict[tuple[Any, ...], Scrubber] = {}
         self._packages: dict[str, str] | None = None
-        self.stuck: set[Path] = set()  # runs whose reports the disk refused: the next sender's
+        self.stuck: set[Path] = set()  # runs the disk refused: left to the next sender
 
     # -- may we? -------------------------------------------------------------------------------
     def allowed(self) -> str | None:

@@ -125,3 +125,10 @@ def test_app_frames_in_app_launchers_not(request: pytest.FixtureRequest, kind: s
     if kind.endswith("python-m") or kind == "zipapp":
         assert launchers, seen  # runpy's frames are there, and not the app's
     assert event["contexts"]["packages"]["crashreport"] == "0.1.0"  # ours, not PyPI's namesake
+    # The program's own text is known in every kind (in a zipapp, read from the archive): the
+    # protocol's words, the subcommand and the app's source lines are kept.
+    [exc] = event["exception"]["values"]
+    assert exc["mechanism"]["type"] == "excepthook"
+    assert exc["value"] == "[Errno 2] No such file or directory: '<path>.pdf'"
+    assert event["tags"]["subcommand"] == "crash" and event["transaction"] == "crash"
+    assert all(f["context_line"] for f in ours if f["function"] == "parse_report"), seen

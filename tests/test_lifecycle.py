@@ -348,3 +348,20 @@ def test_send_and_status_agree_about_held_reports(home: Path, sentry_server: Sen
     assert f"held {len(held)} (the server's rate limit)" in send.stdout
     assert "kept 0" in send.stdout
     assert send.returncode == 0
+
+
+def test_the_sender_imports_crashreport_as_the_program_did_never_from_the_cwd(home: Path) -> None:
+    """A ``yaml.py`` or a ``crashreport/`` folder in the folder the program ran in is never
+    imported by the sender (``python -m`` would put that folder first on its path)."""
+    from crashreport.run.launch import command
+
+    cwd = home / "work"
+    (cwd / "crashreport").mkdir(parents=True)
+    (cwd / "crashreport" / "__init__.py").write_text("raise SystemExit(7)\n")
+    (cwd / "yaml.py").write_text("open('planted-yaml-ran', 'w').close()\n")
+    (home / "cfg.yaml").write_text("telemetry:\n  collect: true\n")  # the sender reads it
+    run = subprocess.run([*command(), "--app", "mytool", "--level", "all", "--config",
+                          str(home / "cfg.yaml"), "--seconds", "1"], cwd=cwd,
+                         env=child_env(home), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert not (cwd / "planted-yaml-ran").exists()

@@ -107,7 +107,10 @@ def test_the_transport_sends_only_listed_fields(home: Path, sentry_server: Sentr
         "    event['server_name'] = 'alices-laptop'\n"
         "    event['tags']['plan'] = 'pro'\n"
         "    return event\n"
-        f"crashreport.init('mytool', dsn={sentry_server.dsn!r}, before_send=hook)\n"
+        # An app's hook is in its own source, whose words are program text; a -c script's are
+        # not: here they are the app's safe words.
+        f"crashreport.init('mytool', dsn={sentry_server.dsn!r}, before_send=hook,\n"
+        "                 safe_words=('plan', 'pro', 'boom'))\n"
         "raise RuntimeError('boom')\n"
     )
     run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "1"})

@@ -621,7 +621,7 @@ def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
     assert [i.type for i in clean.items] == ["event", "session"]
     assert [i.payload.json for i in clean.items] == [
         {"logger": "<user>"}, {"did": "x", "attrs": {"release": "t@1"}}]  # fmt: skip
-    assert clean.headers == {"trace": {"release": "<user>@1"}}
+    assert clean.headers == {"trace": {"release": "alice@1"}}  # the app's own release: kept
 
 
 def test_protocol_fields_keep_their_values() -> None:
@@ -636,8 +636,11 @@ def test_protocol_fields_keep_their_values() -> None:
                "status": "crashed", "errors": 1, "duration": 0.5,
                "attrs": {"release": "tool@1.0", "environment": "production"}}  # fmt: skip
     assert scrubber.scrub(session) == session
-    odd = scrubber.scrub({"sid": "Zoë Müller", "status": "Kunde 4711", "sample_rate": "hoch"})
-    assert odd == {"sid": "<text>", "status": "<text> <number>", "sample_rate": "<text>"}
+    odd = scrubber.scrub({"sid": "Zoë Müller", "status": "Kunde 4711", "sample_rate": "hoch",
+                          "public_key": "zoë@example.org"})  # fmt: skip
+    assert odd == {"sid": "<text>", "status": "<text> <number>", "sample_rate": "<text>",
+                   "public_key": "<email>"}  # fmt: skip
+    assert scrubber.scrub({"public_key": "public0key"}) == {"public_key": "public0key"}
 
 
 def test_config_warning_shows_tilde_not_the_home_folder(home: Path) -> None:

@@ -29,11 +29,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from crashreport.delivery.envelopes import parse
 
+from crashreport.delivery.envelopes import parse
 from crashreport.privacy.vocabulary import fold
 
-from .conftest import ROOT
+from .conftest import ROOT, settle
 
 pytest.importorskip("requests")
 pytest.importorskip("httpx")
@@ -137,6 +137,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory, api: str) -> dict[str, Any]:
         argv = [command, "--count", "3", NAME] if command == "choose" else [command]
         proc = subprocess.run([sys.executable, "-m", "belegtool", *argv], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        settle("belegtool", home=home)  # the run's session and usage record are queued after it
         files = sorted(set(state.glob("*")) - before) if state.is_dir() else []
         items = [item for f in files for item in parse(f.read_bytes())[1]]
         runs[command] = {"returncode": proc.returncode, "stderr": proc.stderr, "items": items}

@@ -42,8 +42,9 @@ def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
             clean = allow(item.type, clean)  # only what the telemetry page lists (payload.py)
             if clean is None:
                 continue
-            item_headers = {k: v for k, v in item.headers.items() if k != "length"}
-            items.append(Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers)))
+            # The item's own headers are the protocol's: its type, and JSON as the payload is.
+            items.append(Item(payload=PayloadRef(json=clean), type=item.type,
+                              content_type="application/json"))
     if not items:
         return None
     envelope_headers: dict[str, Any] = {}

@@ -96,8 +96,9 @@ def run_demo(out: TextIO, err: TextIO, *, keep: bool = False, color: bool | None
 
 
 def _install_app(root: Path) -> Path:
-    """Install the demo app in ``root/site``: its module and a dist-info (name, version and
-    requirement), which is all ``importlib.metadata`` and so crashreport read of an app."""
+    """Install the demo app in ``root/site``: its module and a dist-info (name, version,
+    requirement and the files it installed), as pip would: crashreport reads an app's release
+    and its own code (in-app frames, the program's text) from there."""
     from importlib import resources
 
     site = root / "site"
@@ -108,6 +109,8 @@ def _install_app(root: Path) -> Path:
                                     encoding="utf-8")  # fmt: skip
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {APP}\nVersion: {VERSION}\n"
                                    "Requires-Dist: crashreport\n", encoding="utf-8")  # fmt: skip
+    (info / "RECORD").write_text(f"{APP}.py,,\n{info.name}/METADATA,,\n{info.name}/RECORD,,\n",
+                                 encoding="utf-8")  # fmt: skip
     return site
 
 

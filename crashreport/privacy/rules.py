@@ -227,6 +227,7 @@ PROTOCOL_KEYS: frozenset[str] = frozenset({
     "sentry.release", "sentry.environment", "sentry.sdk.name", "sentry.sdk.version",
     "sentry.message.template", "sentry.origin", "server.address", "code.file.path",
     "code.function.name", "code.line.number", "logger.name",
+    "subcommand", "python",  # crashreport's tags
 })  # fmt: skip
 #: Values of ``status`` fields that the protocol defines (sessions and span statuses).
 PROTOCOL_STATUSES: frozenset[str] = frozenset({

@@ -31,7 +31,10 @@ _SAFE_ID = re.compile(r"[0-9A-Fa-f-]{8,64}")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
 _VERSION = re.compile(r"\d[\w.+!-]{0,39}")
 #: Keys whose value is kept when it has an id's shape (hex or UUID: random, no one's name).
-_ID_KEYS = re.compile(r"(?:^|[_.])(?:id|sid|did)$|^public_key$")
+_ID_KEYS = re.compile(r"(?:^|[_.])(?:id|sid|did)$")
+#: The DSN's public key (the app author's, in the envelope's trace header): Sentry's are hex,
+#: other servers' any letters and digits.
+_PUBLIC_KEY = re.compile(r"[0-9A-Za-z]{1,64}")
 #: The envelope's dynamic sampling context: numbers and booleans the SDK writes as strings.
 _SAMPLING_KEYS = frozenset({"sample_rate", "sample_rand", "sampled"})
 _SAMPLING = re.compile(r"true|false|\d(?:\.\d+)?(?:[eE]-?\d+)?")
@@ -195,6 +198,8 @@ def _kept(key: str, value: Any) -> bool:
     low = key.lower()
     if _ID_KEYS.search(low):
         return _SAFE_ID.fullmatch(value) is not None
+    if low == "public_key":
+        return _PUBLIC_KEY.fullmatch(value) is not None
     if low in _TIME_KEYS:
         return _TIMESTAMP.fullmatch(value) is not None
     if low in ("status", "outcome"):

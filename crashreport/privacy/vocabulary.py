@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import unicodedata
+import zipimport  # always loaded: the import system's own
 from collections.abc import Iterable
 
 #: A word: a run of letters and digits (``_`` splits identifiers into their words).
@@ -37,11 +38,30 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _read_words(name: str) -> frozenset[str]:
+    data = _read(os.path.join(_HERE, name))
+    # None: a broken install, fewer words kept, never more
+    return frozenset(data.decode("ascii", "replace").split()) if data is not None else frozenset()
+
+
+def _read(path: str, limit: int | None = None) -> bytes | None:
+    """A file's bytes (None when unreadable or over ``limit``), also a file inside a zip archive
+    on ``sys.path`` (a zipapp, an egg), where installed code and crashreport itself may live."""
     try:
-        with open(os.path.join(_HERE, name), encoding="ascii") as f:
-            return frozenset(f.read().split())
-    except OSError:  # a broken install: fewer words kept, never more
-        return frozenset()
+        if os.path.isfile(path):
+            if limit is not None and os.path.getsize(path) > limit:
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+        archive = os.path.dirname(path)
+        while archive and not os.path.isfile(archive):
+            parent = os.path.dirname(archive)
+            archive = parent if parent != archive else ""
+        if not archive:
+            return None
+        data: bytes = zipimport.zipimporter(archive).get_data(path)
+        return data if limit is None or len(data) <= limit else None
+    except (OSError, zipimport.ZipImportError):
+        return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,13 +97,9 @@ def file_text(path: str) -> bytes | None:
     """The lower-cased bytes of a regular file (None if unreadable or too big), cached per process."""
     if path in _TEXTS:
         return _TEXTS[path]
-    data: bytes | None = None
-    try:
-        if os.path.isfile(path) and os.path.getsize(path) <= MAX_FILE:
-            with open(path, "rb") as f:
-                data = f.read().lower()
-    except OSError:
-        data = None
+    data = _read(path, MAX_FILE)
+    if data is not None:
+        data = data.lower()
     if len(_TEXTS) >= MAX_FILES:
         _TEXTS.clear()
         _FOUND.clear()
@@ -109,11 +125,7 @@ _RAW: dict[str, bytes | None] = {}
 def binary_text(path: str) -> bytes | None:
     """The bytes of a compiled file as they are (its strings are searched as written)."""
     if path not in _RAW:
-        try:
-            with open(path, "rb") as f:
-                _RAW[path] = f.read(MAX_FILE) if os.path.getsize(path) <= MAX_FILE else None
-        except OSError:
-            _RAW[path] = None
+        _RAW[path] = _read(path, MAX_FILE)
     return _RAW[path]
 
 

@@ -29,8 +29,17 @@ if TYPE_CHECKING:
     from ..paths import Paths
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-#: The sender's command: the module, run by this very interpreter.
-MODULE = "crashreport.sender"
+
+
+def command() -> list[str]:
+    """The sender's command line: this interpreter, importing crashreport from where this
+    process did (a zipapp, a folder put on ``sys.path`` at run time) and never from the current
+    folder (a ``yaml.py`` or ``crashreport/`` there must not run in the sender)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(here)
+    code = (f"import sys; sys.path[:] = [{root!r}, *filter(None, sys.path)]; "
+            "from crashreport.sender import main; main()")
+    return [sys.executable, "-c", code]
 
 
 def can_spawn() -> bool:
@@ -55,7 +64,7 @@ def start_sender(paths: Paths, args: list[str]) -> int | None:
 
 
 def spawn(args: list[str], lock_fd: int, env: dict[str, str] | None = None) -> int | None:
-    """Start ``python -m crashreport.sender ARGS --lock-fd N`` detached, handing it the lock.
+    """Start the sender (:func:`command`) with ``ARGS --lock-fd N``, detached, handing it the lock.
 
     Returns the child's pid (None if it could not be started; the lock is then released)."""
     devnull = os.open(os.devnull, os.O_RDWR | _O_CLOEXEC)
@@ -69,7 +78,7 @@ def spawn(args: list[str], lock_fd: int, env: dict[str, str] | None = None) -> i
     for fd in _inheritable_fds():
         if fd > child_fd and fd not in (devnull, lock_fd):
             actions.append((os.POSIX_SPAWN_CLOSE, fd))
-    argv = [sys.executable, "-m", MODULE, *args, "--lock-fd", str(child_fd)]
+    argv = [*command(), *args, "--lock-fd", str(child_fd)]
     try:
         pid = os.posix_spawn(sys.executable, argv, os.environ if env is None else env,
                              file_actions=actions, setsid=True)  # fmt: skip
