@@ -108,7 +108,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one repetition of each row")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     parser.add_argument("--loop", type=int, default=None,
-                        help="runs of the loop row (default 1000; 20 with --quick)")
+                        help="runs of the loop row (default 1000; 5 with --quick)")
     args = parser.parse_args()
     # Like an installed package (pip byte-compiles at install time, as it did sentry-sdk), so
     # that no run pays for compiling our sources, whatever PYTHONDONTWRITEBYTECODE says.
@@ -225,7 +225,7 @@ def main() -> int:
         # 7. a run's life: clean-run cost, delivery after exit, every run counted once, a loop
         from bench.lifecycle import main_rows
 
-        main_rows(row, quick=args.quick, loop=args.loop or (20 if args.quick else 1000))
+        main_rows(row, quick=args.quick, loop=args.loop or (5 if args.quick else 1000))
     finally:
         server.close()
 

@@ -287,9 +287,9 @@ def loop_row(row: Row, n: int) -> None:
 
 
 def main_rows(row: Row, *, quick: bool, loop: int) -> None:
-    clean_run_rows(row, 2 if quick else 15)
-    delivery_row(row, 2 if quick else 5)
-    counted_once_row(row, 4 if quick else 20)
+    clean_run_rows(row, 1 if quick else 15)
+    delivery_row(row, 1 if quick else 5)
+    counted_once_row(row, 2 if quick else 20)
     loop_row(row, loop)
 
 
