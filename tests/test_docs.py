@@ -13,8 +13,6 @@ from crashreport.config import Settings
 from .conftest import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-#: Written on other branches (the privacy rewrite, the Sentry-fidelity work); linked already.
-PENDING = {"docs/privacy.md", "docs/servers.md"}
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -36,8 +34,6 @@ def test_links_resolve(page: Path) -> None:
             continue
         file, _, anchor = target.partition("#")
         path = (page.parent / file).resolve() if file else page
-        if path.relative_to(ROOT).as_posix() in PENDING:
-            continue
         assert path.exists(), f"{page.name}: {target}"
         if anchor:
             assert anchor in anchors(path), f"{page.name}: {target}"
