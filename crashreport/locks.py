@@ -1,4 +1,4 @@
-"""The two lock files that keep one sender per app (see :mod:`crashreport.run.launch`).
+"""The lock file that keeps one sender per app (see :mod:`crashreport.run.launch`).
 
 ``flock`` locks on files in the app's state folder: the kernel releases them however the
 process that holds one ends. Opened without following links, never inherited by an ``exec``.
@@ -28,13 +28,4 @@ def take_lock(path: Path) -> int | None:
     except OSError:
         os.close(fd)
         return None
-    return fd
-
-
-def wait_for_lock(path: Path) -> int:
-    """The lock at ``path``, waiting for it (only ever held for a moment). Raises OSError."""
-    import fcntl
-
-    fd = os.open(path, _FLAGS, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
     return fd

@@ -63,11 +63,6 @@ class Paths(Record):
         return self.state_dir / "paused"
 
     @property
-    def runs_lock(self) -> Path:
-        """Held for a moment by a program finishing its record and by a sender's last look."""
-        return self.state_dir / "runs.lock"
-
-    @property
     def sender_lock(self) -> Path:
         """Held by the one sender process of this app while it works."""
         return self.state_dir / "sender.lock"

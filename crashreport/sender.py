@@ -11,8 +11,8 @@ Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
 3. deliver what is due, oldest first, sessions up to 100 per request, one connection kept
    alive; a server that is down ends the attempt (the next sender tries again, with backoff);
 4. copy what is queued for a local Spotlight sidecar, when one is configured;
-5. look once more for work a program left meanwhile, under the journal lock, and exit holding
-   it (see :func:`main`).
+5. let go of the app's sender lock and look once more for work a program left meanwhile,
+   taking the lock back if there is some (see :func:`main`).
 
 It works at most :data:`MAX_SECONDS`; whatever is left waits for the next one. ``crashreport
 send`` runs the same code in the user's terminal (:func:`send_now`).
@@ -32,7 +32,7 @@ from .delivery import envelopes
 from .delivery.drain import MAX_SECONDS, Drain, SendResult, copy_to_spotlight
 from .delivery.http import Dsn, Poster
 from .delivery.outbox import Outbox
-from .locks import take_lock, wait_for_lock
+from .locks import take_lock
 from .paths import Paths
 from .payload import allow
 from .reports.fatal import fatal_event
@@ -243,9 +243,11 @@ def _sender(ns: argparse.Namespace, echo: bool = False, timeout: float | None = 
 def main(argv: Sequence[str] | None = None) -> int:
     """The detached sender: works while it holds the app's sender lock, then exits quietly.
 
-    Its last look for work is made holding the journal lock, and it exits still holding both
-    locks: a program that finishes its record meanwhile waits for that lock, then finds no
-    sender and starts one. So no record is left behind, and two senders never live at once.
+    A program that ends while a sender runs finds the lock taken and starts nothing, never
+    waiting for the sender. So the sender, once it has no work left, lets go of the lock and
+    then looks once more: a record written before the lock was free is seen by that look (and
+    the sender takes the lock back for it, unless a program just took it to start the next
+    sender); one written after finds the lock free, and its program starts a sender.
     """
     import signal
 
@@ -256,14 +258,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     with guard():
         sender = _sender(ns)
         deadline = time.time() + max(1.0, ns.seconds)
+        lock = ns.lock_fd
         while True:
             sender.work(deadline)
-            journal_lock = wait_for_lock(sender.paths.runs_lock)
-            if time.time() >= deadline or not _more_work(sender):
+            if time.time() >= deadline:
                 break
-            os.close(journal_lock)
+            if _more_work(sender):
+                continue
+            if lock is not None:
+                os.close(lock)
+            if not _more_work(sender):
+                break
+            lock = take_lock(sender.paths.sender_lock)
+            if lock is None:
+                break  # the program that just took it starts a sender for that work
         sender.close()
-    os._exit(0)  # both locks go with the process, at once
+    os._exit(0)
 
 
 def _more_work(sender: Sender) -> bool:

@@ -54,6 +54,19 @@ def sender_pids() -> list[int]:
     return pids
 
 
+def senders_of(home: Path | str) -> list[int]:
+    """Live senders whose HOME is ``home`` (one test's)."""
+    mine = []
+    for pid in sender_pids():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"HOME={home}".encode() in f.read().split(b"\0"):
+                    mine.append(pid)
+        except OSError:
+            continue
+    return mine
+
+
 class SenderWatch:
     """Samples the number of live senders every 5 ms (of this test's HOME only)."""
 
@@ -62,16 +75,9 @@ class SenderWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _mine(self, pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                return f"HOME={self.home}".encode() in f.read().split(b"\0")
-        except OSError:
-            return False
-
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.most = max(self.most, len([p for p in sender_pids() if self._mine(p)]))
+            self.most = max(self.most, len(senders_of(self.home)))
             time.sleep(0.005)
 
     def stop(self) -> int:
@@ -365,3 +371,31 @@ def test_the_sender_imports_crashreport_as_the_program_did_never_from_the_cwd(ho
                          env=child_env(home), capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert not (cwd / "planted-yaml-ran").exists()
+
+
+def test_a_program_never_waits_for_a_sender_even_a_stopped_one(
+    home: Path, sentry_server: SentryServer
+) -> None:
+    """A sender is a low-priority process that any other work may hold up at any moment: a
+    program that ends meanwhile must not wait for it, and its run is still counted once."""
+    sentry_server.latency = 1.0  # the first sender is busy long enough to be caught
+    env = on(sentry_server)
+    run_mytool(home, "hello", env=env, wait=False)
+    deadline = time.monotonic() + 10
+    mine: list[int] = []
+    while not mine and time.monotonic() < deadline:
+        mine = senders_of(home)
+        time.sleep(0.01)
+    assert mine, "no sender started"
+    os.kill(mine[0], signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        second = run_mytool(home, "hello", env=env, wait=False)
+        took = time.monotonic() - started
+    finally:
+        os.kill(mine[0], signal.SIGCONT)
+    assert second.returncode == 0
+    assert took < 5.0  # a run takes a fraction of a second; a wait would last until SIGCONT
+    assert settle(timeout=30)
+    sessions = sessions_by_sid(sentry_server)
+    assert len(sessions) == 2 and all(len(v) == 1 for v in sessions.values())

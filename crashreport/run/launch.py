@@ -8,8 +8,8 @@ output through a pipe sees the pipe close when the program exits, not when the s
 
 At most one sender runs per app: it holds ``sender.lock`` (``flock``) for as long as it works.
 The program takes that lock *before* spawning and hands it to the child, so two programs that
-exit at once cannot both start one; a program that finds the lock taken starts nothing (the
-running sender looks for new work once more before it lets go of the lock).
+exit at once cannot both start one; a program that finds the lock taken starts nothing and
+never waits (the running sender lets go of the lock before its last look for new work).
 
 Where no process can be started this way (Windows, a frozen app whose ``sys.executable`` is the
 app itself), :func:`can_spawn` is False and the run delivers in-process with a bounded wait.
@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 
-from ..locks import take_lock, wait_for_lock
+from ..locks import take_lock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,17 +50,10 @@ def can_spawn() -> bool:
 def start_sender(paths: Paths, args: list[str]) -> int | None:
     """Start a sender unless one runs (the caller's record is written): the pid, or None.
 
-    Under the journal lock: a sender making its last look for work holds it until it exits, so
-    either it sees the caller's record, or it is gone and a new one is started."""
-    try:
-        fd = wait_for_lock(paths.runs_lock)
-    except OSError:
-        return None
-    try:
-        lock = take_lock(paths.sender_lock)
-        return spawn(args, lock) if lock is not None else None
-    finally:
-        os.close(fd)
+    Never waits: a running sender lets go of the lock before its last look for work, so it
+    either sees the caller's record or leaves the lock free for the caller to start one."""
+    lock = take_lock(paths.sender_lock)
+    return spawn(args, lock) if lock is not None else None
 
 
 def spawn(args: list[str], lock_fd: int, env: dict[str, str] | None = None) -> int | None:
