@@ -26,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from tests.conftest import settle as wait_for_sender  # noqa: E402
 from tests.sentry_server import SentryServer  # noqa: E402
 
 Row = Callable[..., None]
@@ -77,25 +78,8 @@ def new_home() -> Path:
 
 
 def settle(home: Path, timeout: float = 60.0) -> None:
-    """Wait until no sender of mytool holds its lock in ``home`` (three looks, 20 ms apart)."""
-    import fcntl
-
-    lock = home / ".local/state/mytool/crashreport/sender.lock"
-    deadline, free = time.monotonic() + timeout, 0
-    while free < 3 and time.monotonic() < deadline:
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except OSError:
-            free += 1
-        else:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                free += 1
-            except OSError:
-                free = 0
-            finally:
-                os.close(fd)
-        time.sleep(0.02)
+    """Wait until no sender of mytool works in ``home`` (the tests' own wait)."""
+    wait_for_sender(timeout=timeout, home=home)
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
