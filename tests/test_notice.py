@@ -259,6 +259,9 @@ def test_the_command_in_every_form(home: Path) -> None:
     assert "`crashreport --app mytool --config ~/my.yaml enable`" in run.stdout
     assert "config file (`~/my.yaml`)" in run.stdout
     assert run_python(home, "-m", "crashreport", "--app", "nosuchapp", "notice").returncode == 1
+    after = run_python(home, "-m", "crashreport", "notice", "--app", "mytool", "--format", "text")
+    assert (after.returncode, after.stdout) == (0, run_python(
+        home, "-m", "crashreport", "--app", "mytool", "notice", "--format", "text").stdout)
     bad = run_python(home, "-m", "crashreport", "--app", "mytool", "notice", "--format", "html")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
     pytest.importorskip("click")

@@ -47,12 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crashreport",
         description="See and change what an app using crashreport sends, and show what it is.",
     )
-    parser.add_argument("--app", help="the app's name (its installed distribution)")
-    parser.add_argument("--config", help="the app's YAML config file")
-    parser.add_argument("--dsn", help="where `send` delivers (default: telemetry.dsn)")
+    _add_target_options(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_subcommands(sub, standalone=True)
+    for name, command in sub.choices.items():
+        if name != "demo":  # also after the command: crashreport notice --app NAME
+            _add_target_options(command, argparse.SUPPRESS)
     return parser
+
+
+def _add_target_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--app", default=default, help="the app's name (its installed distribution)")
+    parser.add_argument("--config", default=default, help="the app's YAML config file")
+    parser.add_argument("--dsn", default=default,
+                        help="where `send` delivers (default: telemetry.dsn)")  # fmt: skip
 
 
 def add_commands(
