@@ -1,6 +1,6 @@
 """The sender: after a program exits, turn its runs into reports and deliver the outbox.
 
-Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
+Started by the run at exit (``crashreport.sender.main`` in a process of its own, see
 :mod:`crashreport.run.launch`), detached and silent, at most one per app at a time. In order:
 
 1. stop at once if telemetry is now off (``DO_NOT_TRACK``, ``<APP>_TELEMETRY``, CI, the config

@@ -1,6 +1,6 @@
 """Start the sender after the program: detached, silent, at most one per app.
 
-The sender (``python -m crashreport.sender``) delivers the outbox after the program has exited,
+The sender (:mod:`crashreport.sender`) delivers the outbox after the program has exited,
 so that no run waits for the network. It is started with ``posix_spawn`` in a new session
 (``setsid``: a closed terminal's SIGHUP does not reach it), with ``/dev/null`` as its stdin,
 stdout and stderr and no other file of the program (a caller that captures the program's
