@@ -235,7 +235,7 @@ PROTOCOL_STATUSES: frozenset[str] = frozenset({
     "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied",
     "resource_exhausted", "failed_precondition", "aborted", "out_of_range", "unimplemented",
     "internal_error", "unavailable", "data_loss", "unauthenticated",
-    "error", "failed", "interrupted",  # crashreport's own outcomes (reporter.py, usage.py)
+    "error", "failed", "interrupted",  # crashreport's own outcomes (reports/usage.py)
 })  # fmt: skip
 
 # -- names that are not personal --------------------------------------------------------------
