@@ -46,9 +46,9 @@ def set_collect(path: str | os.PathLike[str], level: str) -> EditResult:
     if level not in VALUE_TEXT:
         raise ValueError(f"unknown level {level!r}")
     target = Path(os.path.expanduser(os.fspath(path)))
-    if target.is_symlink():
-        target = target.resolve()
     try:
+        if target.is_symlink():
+            target = target.resolve()
         raw = target.read_bytes()
     except FileNotFoundError:
         raw = None
@@ -56,6 +56,8 @@ def set_collect(path: str | os.PathLike[str], level: str) -> EditResult:
         raise EditError(f"{target} is a folder, not a config file") from None
     except OSError as exc:
         raise EditError(f"{target}: cannot be read ({exc.strerror or exc})") from None
+    except RuntimeError:  # Python < 3.13 raises this for a loop of symlinks
+        raise EditError(f"{target}: cannot be read (a loop of symbolic links)") from None
 
     if raw is None:
         text = ""

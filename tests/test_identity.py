@@ -118,3 +118,134 @@ def test_fifo_or_folder_in_place_of_the_file(home: Path) -> None:
     folder.mkdir(parents=True)
     with pytest.raises(OSError):
         identity.load_or_create(folder)  # a folder is never deleted; init falls back to a per-run id
+
+
+def test_a_link_to_a_valid_id_elsewhere_is_never_read(home: Path) -> None:
+    """O_NOFOLLOW: a planted link would let someone else choose (or learn) the id we send."""
+    planted = home / "elsewhere.json"
+    planted.write_text(json.dumps({"user_id": "0123456789abcdef0123456789abcdef"}))
+    path = home / "user_id.json"
+    path.symlink_to(planted)
+    assert identity.read_id(path) is None
+    new = identity.load_or_create(path)
+    assert new != "0123456789abcdef0123456789abcdef"
+    assert not path.is_symlink() and identity.read_id(path) == new
+    assert json.loads(planted.read_text()) == {"user_id": "0123456789abcdef0123456789abcdef"}
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o660, 0o610, 0o601])
+def test_any_access_for_others_is_taken_away(home: Path, mode: int) -> None:
+    path = home / "user_id.json"
+    first = identity.load_or_create(path)
+    path.chmod(mode)
+    assert identity.read_id(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_private_file_is_left_as_it_is(home: Path) -> None:
+    path = home / "user_id.json"
+    first = identity.load_or_create(path)
+    path.chmod(0o400)  # the user made it read-only: still theirs, not widened, not "fixed"
+    assert identity.read_id(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400
+
+
+VALID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(("content", "ok"), [
+    (f'{{"user_id": "{VALID}"}}', True),
+    (f'{{"user_id":"{VALID}"}}\n', True),
+    (f' {{ "user_id" :\n "{VALID}" }} ', True),
+    (f'{{"user_id": "{VALID}0"}}', False),  # only starts like an id
+    (f'{{"user_id": "{VALID[:-1]}"}}', False),
+    (f'{{"user_id": "{VALID.upper()}"}}', False),
+    (f'{{"user_id": "{VALID[:-1]}g"}}', False),
+    (f'{{"user_id": "{VALID}", "x": 1}}', False),
+    (f'{{"user_id": "{VALID}"}}x', False),
+    (f'x{{"user_id": "{VALID}"}}', False),
+    (f'{{"id": "{VALID}"}}', False),
+])  # fmt: skip
+def test_only_an_exact_id_file_is_accepted(home: Path, content: str, ok: bool) -> None:
+    path = home / "user_id.json"
+    path.write_text(content)
+    path.chmod(0o600)
+    assert identity.read_id(path) == (VALID if ok else None)
+
+
+def test_an_id_file_is_read_up_to_four_kibibytes(home: Path) -> None:
+    path = home / "user_id.json"
+    head, tail = '{"user_id":', f'"{VALID}"}}'
+    path.write_text(head + " " * (4096 - len(head) - len(tail)) + tail)
+    assert identity.read_id(path) == VALID
+    path.write_text(head + " " * (4097 - len(head) - len(tail)) + tail)
+    assert identity.read_id(path) is None
+
+
+def test_ids_are_random_uuid4s() -> None:
+    import uuid
+
+    ids = [identity.new_id() for _ in range(64)]
+    assert len(set(ids)) == 64
+    for value in ids:
+        u = uuid.UUID(value)
+        assert (u.version, u.variant, u.hex) == (4, uuid.RFC_4122, value)
+    for i in range(32):  # every other hex digit varies: only the version and variant are fixed
+        digits = {value[i] for value in ids}
+        if i == 12:
+            assert digits == {"4"}
+        elif i == 16:
+            assert len(digits) > 1 and digits <= set("89ab")
+        else:
+            assert len(digits) > 2, i
+
+
+def test_the_id_reaches_the_disk_before_its_name_appears(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fsync, with the whole content written, before the file is linked into place: a power cut
+    never leaves an empty id file (which would give the user a new id, a new "user")."""
+    events: list[tuple[str, object]] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    def link(src: object, dst: object) -> None:
+        events.append(("link", os.stat(src).st_size))  # type: ignore[arg-type]
+        real_link(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    path = home / "user_id.json"
+    identity.load_or_create(path)
+    size = path.stat().st_size
+    assert events == [("fsync", size), ("link", size)]
+
+
+def test_a_run_that_loses_the_race_takes_the_winners_id(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = home / "user_id.json"
+    real = identity._write_aside
+
+    def write_aside(target: Path, value: str) -> Path:
+        tmp = real(target, value)
+        path.write_text(json.dumps({"user_id": VALID}))  # another first run got there first
+        path.chmod(0o600)
+        return tmp
+
+    monkeypatch.setattr(identity, "_write_aside", write_aside)
+    assert identity.load_or_create(path) == VALID
+    assert identity.read_id(path) == VALID
+    assert [p.name for p in home.iterdir()] == ["user_id.json"]  # our copy is cleaned up
+
+
+def test_a_corrupt_file_is_replaced_leaving_nothing_behind(home: Path) -> None:
+    path = home / "user_id.json"
+    path.write_text("garbage")
+    new = identity.load_or_create(path)
+    assert identity.read_id(path) == new
+    assert [p.name for p in home.iterdir()] == ["user_id.json"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
