@@ -1,0 +1,218 @@
+"""Mutation testing of one module against that module's tests (poodle; see docs/testing.md).
+
+    nice -n 15 python scripts/mutate.py consent          # or crashreport/consent.py
+    python scripts/mutate.py --list                      # the modules and their tests
+    python scripts/mutate.py consent --report            # show the last run's result again
+
+Each mutant is one small change to the module (a string, a number, a comparison, a call …);
+the module's tests run against it and must fail. What survives is printed as
+``file:line  mutator  original → mutant``; the result is kept in ``.mutation/<name>.json``.
+
+The tables below are the whole configuration: which tests pin which module, and the mutants
+that are *equivalent* (they change nothing a user, a caller or the disk could observe), each with
+one line saying why. An equivalent mutant is left out of the score, never out of the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".mutation"
+
+#: Module → the tests that pin it (pytest arguments). Fast, in-process tests: each mutant runs
+#: them once (``-x``: a killed mutant stops at its first failure).
+TESTS: dict[str, list[str]] = {
+    "crashreport/consent.py": ["tests/test_consent.py"],
+    "crashreport/config.py": ["tests/test_config.py", "tests/test_hardening_config.py"],
+    "crashreport/options.py": ["tests/test_options.py"],
+    "crashreport/identity.py": ["tests/test_identity.py"],
+    "crashreport/yamledit.py": ["tests/test_yamledit.py"],
+    "crashreport/delivery/outbox.py": ["tests/test_outbox.py"],
+    "crashreport/delivery/http.py": ["tests/test_http.py"],
+    "crashreport/delivery/ratelimits.py": ["tests/test_ratelimits.py"],
+    "crashreport/sender.py": ["tests/test_sender.py"],
+    "crashreport/run/journal.py": ["tests/test_journal.py"],
+    "crashreport/reports.py": ["tests/test_reports.py"],
+    "crashreport/run/usage.py": ["tests/test_actions.py"],
+    "crashreport/run/errorcap.py": ["tests/test_errorcap.py"],
+}
+
+#: Equivalent mutants: (module, the source line stripped, the mutant's text) → why.
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("crashreport/consent.py", "DO_NOT_TRACK = 1", "0"):
+        "Source's numbers are only compared (precedence), never shown or stored: the order stays",
+    ("crashreport/consent.py", "DEFAULT = 6", "7"):
+        "Source's numbers are only compared (precedence), never shown or stored: the order stays",
+}
+
+#: poodle's settings (https://poodle.readthedocs.io): every mutator, two workers (the machine has
+#: two cores), a mutant that takes 10x the clean run (or 20 s) is a timeout, counted as killed.
+SETTINGS = {
+    "source_folders": ["."],
+    "file_copy_filters": ["__pycache__/**", "**/node_modules/**", "build/**", "dist/**",
+                          "*.egg-info/**", "docs/**", "bench/**"],
+    "max_workers": 2,
+    "min_timeout": 20,
+    "timeout_multiplier": 10,
+    "reporters": ["summary", "json"],
+}
+
+
+def module_path(name: str) -> str:
+    """``consent`` / ``delivery/outbox`` / ``crashreport/consent.py`` → the table's key."""
+    for key in TESTS:
+        short = key.removeprefix("crashreport/").removesuffix(".py")
+        if name in (key, short, short.rsplit("/", 1)[-1]):
+            return key
+    raise SystemExit(f"unknown module {name!r}; one of: {', '.join(TESTS)}")
+
+
+def toml(settings: dict[str, object]) -> str:
+    """A flat TOML table (strings, numbers, lists of strings, one inline table)."""
+    lines = ["[poodle]"]
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+            lines.append(f"{key} = {{{inner}}}")
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+#: Hypothesis is imported before pytest sees it (below): pytest's warning that it cannot
+#: rewrite its asserts any more is no failure here.
+PYTEST = ["-x", "-q", "--no-header", "-p", "no:cacheprovider",
+          "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
+#: Imported once per worker, before it forks a child per mutant: a third of the cost of a fresh
+#: ``python -m pytest``. Never crashreport or tests: those come from the mutant's checkout.
+WARM = ("pytest", "hypothesis", "hypothesis.strategies", "_hypothesis_pytestplugin", "yaml",
+        "platformdirs", "http.client", "http.server", "ssl", "json", "gzip", "email.utils")
+
+
+def run(module: str, tests: list[str], report: Path) -> int:
+    config = OUT / f"{report.stem}.toml"
+    config.write_text(toml({**SETTINGS, "only_files": [module],
+                            "work_folder": str(OUT / f"work-{report.stem}"),
+                            "runner": "mutate.fork_runner",
+                            "runner_opts": {"pytest_args": [*PYTEST, *tests]},
+                            "reporter_opts": {"json_report_file": str(report),
+                                              "json_report_found": True}}))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([str(Path(sys.executable).with_name("poodle")), "-c", str(config), "-q"],
+                          cwd=ROOT, env=env).returncode  # fmt: skip
+
+
+def fork_runner(config: Any, run_folder: Path, mutant: Any, timeout: float | None,
+                *_: Any, **__: Any) -> Any:  # fmt: skip
+    """poodle's runner: the module's tests run in a child forked from this worker, which has
+    pytest and the test libraries imported already (a fresh ``python -m pytest`` per mutant costs
+    a second more), in the mutant's copy of the checkout. Exit 1 (a test failed): killed."""
+    import importlib
+    import time
+
+    from poodle.data_types import MutantTrialResult
+
+    for name in WARM:
+        importlib.import_module(name)
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 3
+        try:
+            folder = str(Path(run_folder).resolve())
+            os.chdir(folder)
+            sys.path.insert(0, folder)
+            os.environ["PYTHONPATH"] = folder
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            import pytest
+
+            code = int(pytest.main(list(config.runner_opts["pytest_args"])))
+        finally:
+            os._exit(code)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return MutantTrialResult(found=False, reason_code=MutantTrialResult.RC_TIMEOUT)
+        time.sleep(0.01)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return MutantTrialResult(found=False, reason_code=MutantTrialResult.RC_NOT_FOUND)
+    if code == 1:
+        return MutantTrialResult(found=True, reason_code=MutantTrialResult.RC_FOUND)
+    return MutantTrialResult(found=True, reason_code=MutantTrialResult.RC_OTHER,
+                             reason_desc=f"pytest exited with {code}")  # fmt: skip
+
+
+def summarise(module: str, report: Path) -> float:
+    """Print the survivors and the score; return the score (equivalent mutants left out)."""
+    trials = json.loads(report.read_text())["mutant_trials"]
+    lines = (ROOT / module).read_text().splitlines()
+    survivors, equivalent, timeouts = [], [], 0
+    for trial in trials:
+        if trial["result"]["reason_code"] == "Trial Exceeded Timeout":
+            timeouts += 1  # the tests noticed: they did not finish
+            continue
+        if trial["result"]["found"]:
+            continue
+        m = trial["mutant"]
+        line = lines[m["lineno"] - 1].strip()
+        why = EQUIVALENT.get((module, line, m["text"]))
+        row = f"{module}:{m['lineno']}  {m['mutator_name']:<9} {line}  →  {m['text']!r}"
+        (equivalent if why else survivors).append(row + (f"\n    equivalent: {why}" if why else ""))
+    for row in survivors:
+        print(row)
+    for row in equivalent:
+        print(row)
+    total = len(trials) - len(equivalent)
+    score = (total - len(survivors)) / total if total else 1.0
+    print(f"{module}: {len(trials)} mutants, {len(survivors)} survived, "
+          f"{len(equivalent)} equivalent, {timeouts} timed out (killed); score {score:.1%}")  # fmt: skip
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", nargs="?")
+    parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument("--report", action="store_true", help="summarise the last run only")
+    parser.add_argument("--tests", nargs="+", help="pytest arguments instead of the table's")
+    ns = parser.parse_args(argv)
+    if ns.list or not ns.module:
+        for module, tests in TESTS.items():
+            print(f"{module:<36} {' '.join(tests)}")
+        return 0
+    module = module_path(ns.module)
+    OUT.mkdir(exist_ok=True)
+    report = OUT / (module.removeprefix("crashreport/").removesuffix(".py").replace("/", ".")
+                    + ".json")  # fmt: skip
+    if not ns.report:
+        report.unlink(missing_ok=True)
+        code = run(module, ns.tests or TESTS[module], report)
+        if code not in (0, 1):  # 1: under fail_under; anything else: no result (see its output)
+            print(f"poodle failed ({code}); rerun it without -q: poodle -c {OUT / report.stem}.toml",
+                  file=sys.stderr)  # fmt: skip
+            return code
+    if not report.exists():
+        print(f"no report at {report}", file=sys.stderr)
+        return 1
+    summarise(module, report)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main())
