@@ -86,6 +86,8 @@ class SentryServer:
         self.answer_headers: dict[str, str] = {}
         self.concurrent = 0
         self.max_concurrent = 0
+        #: Connections accepted (a client that keeps its connection alive opens one).
+        self.connections = 0
         self._mode = "ok"
         self._retry_after = 1
         self._rate_limits = True
@@ -95,6 +97,11 @@ class SentryServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                with server._cond:
+                    server.connections += 1
+                super().setup()
 
             def log_message(self, *args: Any) -> None:
                 pass
