@@ -75,7 +75,7 @@ class Handle(Record):
         """``app@version`` of this run (None while telemetry is off)."""
         if not self.enabled:
             return None
-        from .metadata import release_for
+        from .release import release_for
 
         return release_for(self.app, self.version)
 

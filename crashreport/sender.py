@@ -5,13 +5,14 @@ Started by the run at exit (``python -m crashreport.sender --app NAME …``, see
 
 1. stop at once if telemetry is now off (``DO_NOT_TRACK``, ``<APP>_TELEMETRY``, CI, the config
    file saying off, or a program that switched it off while running);
-2. turn every run that is over (:func:`crashreport.run.journal.ended_runs`) into its reports —
+2. turn every run that is over (:func:`crashreport.journal.ended_runs`) into its reports —
    session, usage record, fatal crash (:mod:`crashreport.reports`) — scrubbed
    (:mod:`crashreport.privacy`) and queued, each exactly once;
 3. deliver what is due, oldest first, sessions up to 100 per request, one connection kept
    alive; a server that is down ends the attempt (the next sender tries again, with backoff);
 4. copy what is queued for a local Spotlight sidecar, when one is configured;
-5. before letting go of the lock, look once more for work a program left meanwhile.
+5. look once more for work a program left meanwhile, under the journal lock, and exit holding
+   it (see :func:`main`).
 
 It works at most :data:`MAX_SECONDS`; whatever is left waits for the next one. ``crashreport
 send`` runs the same code in the user's terminal (:func:`send_now`).
@@ -23,63 +24,25 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from . import reports
+from . import journal, reports
 from ._safe import guard
-from .delivery import envelopes, ratelimits
-from .delivery.http import Answer, Dsn, Poster
-from .delivery.outbox import Claim, Entry, Outbox
+from .delivery import envelopes
+from .delivery.drain import MAX_SECONDS, Drain, SendResult, copy_to_spotlight
+from .delivery.http import Dsn, Poster
+from .delivery.outbox import Outbox
+from .locks import take_lock, wait_for_lock
 from .paths import Paths
 from .payload import allow
-from .run import journal
+from .reports.fatal import fatal_event
+from .reports.session import session
+from .reports.usage import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
     from .scrub import Scrubber
-
-#: A sender works at most this long; what is left waits for the next program's exit.
-MAX_SECONDS = 120.0
-#: Sessions sent in one request (Relay accepts up to 100 per envelope).
-SESSIONS_PER_REQUEST = 100
-#: Attempts that are retried at once by the next sender; after that, backoff grows.
-FREE_ATTEMPTS = 3
-MAX_BACKOFF = 6 * 3600.0
-
-
-class SendResult(NamedTuple):
-    """What one delivery did with the queue it found: every queued report is counted once."""
-
-    sent: int
-    kept: int  # still queued: the server was unreachable or failing, or it will be tried later
-    held: int  # still queued: a server's rate limit holds it
-    dropped: int  # refused by the server (4xx), rate-limited for good, or not a whole envelope
-
-
-def backoff(attempts: int) -> float:
-    """Seconds to wait before the next attempt after ``attempts`` failures (0 for the first)."""
-    if attempts < FREE_ATTEMPTS:
-        return 0.0
-    return float(min(60.0 * 2 ** (attempts - FREE_ATTEMPTS), MAX_BACKOFF))
-
-
-def restamp(data: bytes, now: float | None = None) -> bytes:
-    """Set the envelope header's ``sent_at`` to now: Relay corrects a client's clock by
-    ``received - sent_at``, so a report queued days ago must say when it was really sent."""
-    end = data.find(b"\n")
-    head, rest = (data, b"") if end < 0 else (data[:end], data[end:])
-    try:
-        import json
-
-        headers = json.loads(head or b"{}")
-    except ValueError:
-        return data
-    if not isinstance(headers, dict):
-        return data
-    headers["sent_at"] = reports.iso(time.time() if now is None else now)
-    return envelopes.dumps(headers) + rest
 
 
 class Sender:
@@ -146,7 +109,7 @@ class Sender:
         level = record.get("level")
         fault_when = _mtime(left.fault_path)
         if level in ("all", "errors"):
-            from .metadata import package_versions, release_for
+            from .release import package_versions, release_for
 
             if self._packages is None:
                 self._packages = package_versions(self.app)
@@ -154,18 +117,18 @@ class Sender:
             release = release_for(self.app, record.get("version"), packages)
             items: list[tuple[str, str, dict[str, Any], float]] = []  # kind, id, payload, created
             started = float(record["started"])
-            event = reports.fatal_event(record, left.fault, release, packages, fault_when)
+            event = fatal_event(record, left.fault, release, packages, fault_when)
             if event is not None:
-                from . import appcode
+                from . import inapp
 
                 with guard():
-                    appcode.mark_frames(event, appcode.for_app(self.app))
+                    inapp.mark_frames(event, inapp.for_app(self.app))
                 items.append(("event", event["event_id"], event, fault_when or started))
             if level == "all":
                 items.append(("session", reports.report_id(record, "session"),
-                              reports.session(record, release, left.fault), started))  # fmt: skip
+                              session(record, release, left.fault), started))  # fmt: skip
                 if left.finished:
-                    txn = reports.transaction(record, release, packages)
+                    txn = transaction(record, release, packages)
                     items.append(("transaction", txn["event_id"], txn, started))
             scrubber = self._scrubber(record)
             for kind, rid, payload, created in items:
@@ -192,7 +155,7 @@ class Sender:
         # The trace header names the run (its subcommand): scrubbed like the payload, as capture does.
         data = envelopes.serialize(allow("envelope", scrubber.scrub(headers)) or {}, [(kind, payload)])
         if self.echo:
-            from .echo import echo
+            from .delivery.echo import echo
 
             echo(data)
         self.outbox.put(data, created=created, report_id=rid)
@@ -214,136 +177,16 @@ class Sender:
             self._scrubbers[key] = scrubber
         return scrubber
 
-    # -- the outbox → the server -----------------------------------------------------------------
+    # -- the whole job -----------------------------------------------------------------------------
     def drain(self, deadline: float, *, backoff_wait: bool = True,
               progress: Callable[[int], None] | None = None) -> SendResult:  # fmt: skip
-        """Deliver what is due until ``deadline``, the server fails, or nothing is left."""
-        sent = kept = held = dropped = 0
+        """Deliver what is due until ``deadline``, the server fails, or nothing is left (local
+        mode, no DSN: nothing is sent)."""
         if self.poster is None:
             return SendResult(0, len(self.outbox.pending()), 0, 0)
-        level = self.allowed()
-        while level is not None and time.time() < deadline:
-            now = time.time()
-            limits = self.outbox.rate_limits(now)
-            batch, stale = self._next_batch(now, limits, backoff_wait, level)
-            for entry in stale:  # rate-limited in a category that is not held: dropped
-                claim = self.outbox.claim(entry)
-                if claim is not None:
-                    self.outbox.drop(claim, "dropped_ratelimit")
-                    dropped += 1
-            if not batch:
-                break
-            claims = [c for c in (self.outbox.claim(e) for e in batch) if c is not None]
-            if not claims:
-                continue
-            outcome = self._deliver(claims)
-            sent += outcome.sent
-            dropped += outcome.dropped
-            if progress is not None:
-                progress(outcome.sent + outcome.dropped)
-            if outcome.kept:  # the server is down or failing: stop for now
-                break
-            if time.time() >= deadline:
-                break
-            level = self.allowed()  # switched off meanwhile: stop at once
-        pending = self.outbox.pending()
-        held = len(self.outbox.limited())
-        kept = len(pending) - held
-        return SendResult(sent, kept, held, dropped)
+        return Drain(self.outbox, self.poster, self.allowed).drain(
+            deadline, backoff_wait=backoff_wait, progress=progress)
 
-    def _next_batch(self, now: float, limits: dict[str, float], backoff_wait: bool,
-                    level: str) -> tuple[list[Entry], list[Entry]]:  # fmt: skip
-        """The next entries to send together (sessions batched), and the rate-limited entries
-        that are dropped rather than held."""
-        batch: list[Entry] = []
-        stale: list[Entry] = []
-        for entry in sorted(self.outbox.pending(), key=_priority):
-            if ratelimits.until(entry.kinds, limits, now) > now:
-                if not ratelimits.held(entry.kinds):
-                    stale.append(entry)
-                continue
-            if backoff_wait and entry.not_before > now:
-                continue
-            if level == "errors" and set(entry.kinds) - {"event"}:
-                continue  # queued at level all; the user has since chosen crash reports only
-            if not batch:
-                batch.append(entry)
-                if entry.kinds != ("session",):
-                    break
-            elif entry.kinds == ("session",) and len(batch) < SESSIONS_PER_REQUEST:
-                batch.append(entry)
-        return batch, stale
-
-    def _deliver(self, claims: list[Claim]) -> SendResult:
-        """POST the claimed envelopes as one request and settle each by the answer."""
-        assert self.poster is not None
-        good: list[tuple[Claim, bytes]] = []
-        dropped = 0
-        for claim in claims:
-            try:
-                data = self.outbox.read_claim(claim)
-            except OSError:
-                data = b""
-            if envelopes.is_whole(data):
-                good.append((claim, data))
-            else:  # truncated or garbage: never sent, never retried
-                self.outbox.drop(claim, "dropped_corrupt")
-                dropped += 1
-        if not good:
-            return SendResult(0, 0, 0, dropped)
-        answer = self.poster.post(restamp(_merge([d for _, d in good])))
-        return self._settle(answer, [c for c, _ in good], dropped)
-
-    def _settle(self, answer: Answer, claims: list[Claim], dropped: int) -> SendResult:
-        now = time.time()
-        limits = ratelimits.parse(answer.rate_limits, answer.retry_after, answer.status, now)
-        if limits:
-            self.outbox.limit(limits)
-        status = answer.status
-        if status is not None and 200 <= status < 300:
-            for claim in claims:
-                self.outbox.done(claim)
-            return SendResult(len(claims), 0, 0, dropped)
-        if status == 429:
-            for claim in claims:
-                kinds = claim.entry.kinds
-                if ratelimits.held(kinds):
-                    self.outbox.retry(claim, ratelimits.until(kinds, limits, now), failed=False)
-                else:
-                    self.outbox.drop(claim, "dropped_ratelimit")
-                    dropped += 1
-            return SendResult(0, 0, 0, dropped)
-        if status is not None and 400 <= status < 500:
-            for claim in claims:
-                self.outbox.refused(claim, status)
-            return SendResult(0, 0, 0, dropped + len(claims))
-        # no answer, a redirect (a captive portal?), 5xx: keep, with backoff after a few tries
-        for claim in claims:
-            wait = backoff(claim.entry.attempts + 1)
-            self.outbox.retry(claim, now + wait if wait else 0.0)
-        return SendResult(0, len(claims), 0, dropped)
-
-    # -- Spotlight ---------------------------------------------------------------------------------
-    def copy_to_spotlight(self, deadline: float) -> int:
-        """POST each queued copy to the sidecar once (a sidecar that is not running loses them)."""
-        if self.spool is None or self.spotlight is None:
-            return 0
-        from .delivery.spotlight import post
-
-        copied = 0
-        for entry in self.spool.pending():
-            if time.time() >= deadline:
-                break
-            claim = self.spool.claim(entry)
-            if claim is None:
-                continue
-            with guard():
-                if post(self.spotlight, self.spool.read_claim(claim)):
-                    copied += 1
-            self.spool.drop(claim, "sent")
-        return copied
-
-    # -- the whole job -----------------------------------------------------------------------------
     def work(self, deadline: float) -> None:
         """Collect, deliver and copy until nothing is left or the time is up."""
         with guard():
@@ -354,28 +197,14 @@ class Sender:
             collected = self.collect()
             before = len(self.outbox.pending())
             result = self.drain(deadline)
-            self.copy_to_spotlight(deadline)
+            if self.spool is not None and self.spotlight:
+                copy_to_spotlight(self.spool, self.spotlight, deadline)
             if not collected and (result.sent + result.dropped == 0 or not before):
                 return
 
     def close(self) -> None:
         if self.poster is not None:
             self.poster.close()
-
-
-def _priority(entry: Entry) -> tuple[int, float]:
-    """Crash reports first, then sessions (release health), then the rest; oldest first."""
-    rank = 0 if "event" in entry.kinds else 1 if set(entry.kinds) <= {"session", "sessions"} else 2
-    return rank, entry.created
-
-
-def _merge(datas: list[bytes]) -> bytes:
-    """One envelope of the items of several (sessions sent together): the first one's header,
-    then every envelope's items."""
-    if len(datas) == 1:
-        return datas[0]
-    items = [d[d.index(b"\n") + 1 :].rstrip(b"\n") + b"\n" for d in datas]
-    return datas[0][: datas[0].index(b"\n") + 1] + b"".join(items)
 
 
 def _mtime(path: Any) -> float | None:
@@ -426,21 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         deadline = time.time() + max(1.0, ns.seconds)
         while True:
             sender.work(deadline)
-            journal_lock = _lock(sender.paths.runs_lock)
+            journal_lock = wait_for_lock(sender.paths.runs_lock)
             if time.time() >= deadline or not _more_work(sender):
                 break
             os.close(journal_lock)
         sender.close()
     os._exit(0)  # both locks go with the process, at once
-
-
-def _lock(path: Path) -> int:
-    """Take ``path``'s lock, waiting for it (it is only ever held for a moment)."""
-    import fcntl
-
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
 
 
 def _more_work(sender: Sender) -> bool:
@@ -456,8 +276,6 @@ def _more_work(sender: Sender) -> bool:
 def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> None:
     """Deliver from inside the program at its exit, within ``timeout`` seconds: where no sender
     can be started after exit (or in echo mode, to print this run's reports on its stderr)."""
-    from .run.launch import take_lock
-
     ns = _parser().parse_args(args)
     sender = _sender(ns, echo=echo, timeout=timeout or None)
     paths = sender.paths
@@ -475,8 +293,6 @@ def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> No
 def wait_and_collect(app: str, timeout: float = 10.0) -> None:
     """Wait (at most ``timeout``) for a running sender of ``app`` to finish, then turn the runs
     that are over into queued reports here (the demo and ``show`` want them now)."""
-    from .run.launch import take_lock
-
     sender = Sender(app)
     deadline = time.time() + timeout
     lock = take_lock(sender.paths.sender_lock)
@@ -491,31 +307,10 @@ def wait_and_collect(app: str, timeout: float = 10.0) -> None:
         os.close(lock)
 
 
-def send_from_memory(options: Any, datas: list[bytes]) -> None:
-    """Send reports that could not be written to disk, from inside the program at its exit,
-    within its exit bound (``options.exit_timeout``); what is not sent by then is lost."""
-    if not options.dsn:
-        return
-    deadline = time.time() + options.exit_timeout
-    poster = Poster(Dsn.parse(options.dsn), ca_certs=options.ca_certs,
-                    timeout=max(0.05, options.exit_timeout))  # fmt: skip
-    try:
-        for data in datas:
-            if time.time() >= deadline:
-                break
-            answer = poster.post(restamp(data))
-            if answer.status is None or answer.status >= 500:
-                break
-    finally:
-        poster.close()
-
-
 def send_now(app: str, *, config: str | None, dsn: str, timeout: float,
              progress: Callable[[int, int], None] | None = None) -> SendResult:  # fmt: skip
     """``crashreport send``: queue finished runs and deliver everything now, skipping the backoff
     (the user asked) but never a server's rate limit. ``timeout`` bounds the whole send."""
-    from .run.launch import take_lock
-
     sender = Sender(app, config=config, dsn=dsn, timeout=timeout)
     lock = take_lock(sender.paths.sender_lock) if hasattr(os, "fork") else None
     try:

@@ -207,7 +207,7 @@ class SentryServer:
         env = parse_envelope(body)
         env.request_headers = {k.lower(): v for k, v in h.headers.items()}
         if mode == "slow":
-            time.sleep(3)
+            time.sleep(1.5)
         if mode in ("headers", "trickle"):
             self._unfinished_headers(h, trickle=mode == "trickle")
             return

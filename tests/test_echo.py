@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from crashreport.echo import enabled, format_envelope
+from crashreport.delivery.echo import enabled, format_envelope
 
 from .conftest import run_mytool
 

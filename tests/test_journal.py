@@ -16,8 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crashreport import _json, reports
-from crashreport.run import journal
+from crashreport import _json, journal
+from crashreport.reports import fatal, report_id, session, usage
 
 from .strategies import examples
 
@@ -275,21 +275,21 @@ RECORD = {"sid": "0f2b6a31-8a1c-4c55-9d0e-5b5d6f7e8a9b", "did": "ab" * 16, "app"
 )
 def test_one_session_per_run_with_its_final_status(end: dict[str, Any], fault: str, status: str,
                                                    errors: int | None) -> None:  # fmt: skip
-    session = reports.session({**RECORD, **end}, "mytool@1.0", fault)
-    assert session["sid"] == RECORD["sid"] and session["did"] == RECORD["did"]
-    assert session["init"] is True and session["status"] == status
-    assert session.get("errors") == errors
-    assert session["attrs"] == {"release": "mytool@1.0", "environment": "production"}
-    assert session["started"] == "2023-11-14T22:13:20.000000Z"
-    assert ("duration" in session) == ("ended" in end)
+    update = session.session({**RECORD, **end}, "mytool@1.0", fault)
+    assert update["sid"] == RECORD["sid"] and update["did"] == RECORD["did"]
+    assert update["init"] is True and update["status"] == status
+    assert update.get("errors") == errors
+    assert update["attrs"] == {"release": "mytool@1.0", "environment": "production"}
+    assert update["started"] == "2023-11-14T22:13:20.000000Z"
+    assert ("duration" in update) == ("ended" in end)
 
 
 def test_report_ids_are_fixed_by_the_run_and_distinct() -> None:
-    ids = {kind: reports.report_id(RECORD, kind) for kind in ("session", "transaction", "fatal")}
+    ids = {kind: report_id(RECORD, kind) for kind in ("session", "transaction", "fatal")}
     assert ids["session"] == RECORD["sid"].replace("-", "")
     assert len(set(ids.values())) == 3
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids.values())
-    assert ids == {kind: reports.report_id(dict(RECORD), kind) for kind in ids}
+    assert ids == {kind: report_id(dict(RECORD), kind) for kind in ids}
 
 
 def test_the_usage_record_holds_the_runs_actions_and_counters() -> None:
@@ -299,7 +299,7 @@ def test_the_usage_record_holds_the_runs_actions_and_counters() -> None:
                          "data": {"status_code": 503}},
                         {"name": "parse", "start": 1.7e9 + 1, "duration": 0.1, "outcome": "error",
                          "data": {}, "error": {"type": "ValueError", "message": "bad"}}]}  # fmt: skip
-    txn = reports.transaction(record, "mytool@1.0", {"mytool": "1.0"})
+    txn = usage.transaction(record, "mytool@1.0", {"mytool": "1.0"})
     trace = txn["contexts"]["trace"]
     assert (trace["status"], trace["data"]["outcome"], trace["data"]["exit_code"]) == \
         ("invalid_argument", "failed", 2)  # fmt: skip
@@ -324,7 +324,7 @@ def test_a_real_faulthandler_dump_becomes_a_crash_event(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert proc.returncode == -11
     fault = dump.read_text()
-    event = reports.fatal_event(RECORD, fault, "mytool@1.0", {"mytool": "1.0"}, when=1.7e9)
+    event = fatal.fatal_event(RECORD, fault, "mytool@1.0", {"mytool": "1.0"}, when=1.7e9)
     assert event is not None
     [exc] = event["exception"]["values"]
     assert exc["type"] == "SIGSEGV" and exc["value"] == "Fatal Python error: Segmentation fault"
@@ -336,5 +336,30 @@ def test_a_real_faulthandler_dump_becomes_a_crash_event(tmp_path: Path) -> None:
     assert event["level"] == "fatal" and event["release"] == "mytool@1.0"
     ctypes_frame = exc["stacktrace"]["frames"][-1]
     assert "def string_at" in "".join(ctypes_frame["pre_context"] + [ctypes_frame["context_line"]])
-    assert reports.fatal_event(RECORD, "", "mytool@1.0", {}) is None
-    assert reports.fault_signal("Fatal Python error: Aborted\n") == ("Aborted", "SIGABRT", 6)
+    assert fatal.fatal_event(RECORD, "", "mytool@1.0", {}) is None
+    assert fatal.fault_signal("Fatal Python error: Aborted\n") == ("Aborted", "SIGABRT", 6)
+
+
+def test_the_sender_turns_a_fatal_crash_into_reports_without_sentry_sdk(home: Path) -> None:
+    """The sender is light too: a segfaulted run becomes its session and crash event with no
+    sentry-sdk import (run in a fresh process, as the sender runs)."""
+    from .conftest import run_python
+
+    code = (
+        "import json, os, sys, time\n"
+        "from crashreport import journal\n"
+        "from crashreport.paths import Paths\n"
+        "from crashreport.sender import Sender\n"
+        "p = Paths.for_app('mytool')\n"
+        "journal.ensure_dir(p.runs_dir)\n"
+        f"record = {RECORD!r}\n"
+        "record['started'] = time.time()\n"
+        "journal.write(p.runs_dir / (record['sid'] + '.json'), record)\n"
+        "(p.runs_dir / (record['sid'] + '.fault')).write_text("
+        "'Fatal Python error: Segmentation fault\\n\\nCurrent thread 0x1 (most recent call first):\\n"
+        "  File \"/usr/lib/x.py\", line 3 in f\\n')\n"
+        "print(Sender('mytool').collect(), 'sentry_sdk' in sys.modules)\n"
+        "print(sorted(k for e in Sender('mytool').outbox.pending() for k in e.kinds))\n"
+    )
+    run = run_python(home, "-c", code)
+    assert run.stdout.splitlines() == ["1 False", "['event', 'session']"], run.stderr

@@ -15,7 +15,7 @@ from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.scrubber import EventScrubber
 
 from crashreport import scrub as scrub_module
-from crashreport.capture import scrub_envelope
+from crashreport.capture.transport import scrub_envelope
 from crashreport.scrub import (
     ERROR,
     FILTERED,

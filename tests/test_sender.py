@@ -17,21 +17,19 @@ from typing import Any
 
 import pytest
 
-from crashreport.delivery.http import Answer
-from crashreport.delivery.outbox import Outbox
-from crashreport.options import Options
-from crashreport.paths import Paths
-from crashreport.run import journal
-from crashreport.sender import (
-    Sender,
+from crashreport import journal
+from crashreport.delivery.drain import (
+    Drain,
     SendResult,
     backoff,
+    copy_to_spotlight,
     restamp,
-    run_in_process,
     send_from_memory,
-    send_now,
-    wait_and_collect,
 )
+from crashreport.delivery.http import Answer
+from crashreport.delivery.outbox import Outbox
+from crashreport.paths import Paths
+from crashreport.sender import Sender, run_in_process, send_now, wait_and_collect
 
 from .conftest import child_env
 from .sentry_server import SentryServer
@@ -135,20 +133,20 @@ def test_a_transaction_limit_never_holds_a_crash_report(sentry_server: SentrySer
 
 
 def test_limits_sent_with_a_200_apply_to_the_next_reports(sentry_server: SentryServer) -> None:
+    """Bugsink's way: every answer, 200 too, carries a 24 h limit on transactions."""
+    sentry_server.answer_headers = {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"}
     box = outbox()
-    fill(box, 1)
-    sender = Sender("mytool", dsn=sentry_server.dsn)
-    [entry] = box.pending()
-    claim = box.claim(entry)
-    assert claim is not None
-    from crashreport.delivery.http import Answer
-
-    sender._settle(Answer(status=200, rate_limits="86400:transaction;span:organization"),
-                   [claim], 0)  # fmt: skip
+    [event] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5).sent == 1
     limits = box.rate_limits()
     assert set(limits) == {"transaction", "span"}
     assert 86300 < limits["transaction"] - time.time() <= 86400
-    sender.close()
+    fill(box, 1, kind="transaction")
+    [later] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(sent=1, kept=0, held=0, dropped=1)  # fmt: skip
+    assert event_ids(sentry_server) == [event, later]
+    assert sentry_server.items("transaction") == []
 
 
 def test_sessions_go_a_hundred_per_request(sentry_server: SentryServer) -> None:
@@ -301,10 +299,11 @@ def test_a_server_that_answers_nothing_keeps_everything(sentry_server: SentrySer
     box = outbox()
     fill(box, 2)
     sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.poster is not None
     [entry, _] = box.pending()
     claim = box.claim(entry)
     assert claim is not None
-    result = sender._settle(Answer(error="timed out"), [claim], 0)
+    result = Drain(box, sender.poster, sender.allowed)._settle(Answer(error="timed out"), [claim], 0)
     assert result == SendResult(0, 1, 0, 0)
     assert {e.attempts for e in box.pending()} == {0, 1}
     sender.close()
@@ -322,13 +321,15 @@ def test_a_failing_report_waits_longer_each_time(sentry_server: SentryServer) ->
     fill(box, 1)
     sentry_server.fault("503")
     sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.poster is not None
+    drain = Drain(box, sender.poster, sender.allowed)
     waits = []
     for _ in range(5):
         [entry] = box.pending()
         claim = box.claim(entry)
         assert claim is not None
         start = time.time()
-        sender._deliver([claim])
+        drain._deliver([claim])
         [entry] = box.pending()
         waits.append(entry.not_before - start if entry.not_before else 0)
     assert [e.attempts for e in box.pending()] == [5]
@@ -622,9 +623,10 @@ def test_spotlight_gets_a_copy_of_each_report(sentry_server: SentryServer) -> No
         _leave(_record(ended=time.time(), **FINISHED))
         sender = Sender("mytool", dsn=sentry_server.dsn, spotlight=url)
         sender.collect()
-        assert sender.copy_to_spotlight(time.time() + 5) == 2
-        assert sender.copy_to_spotlight(time.time() + 5) == 0  # once
-        assert sender.copy_to_spotlight(time.time() - 1) == 0
+        assert sender.spool is not None
+        assert copy_to_spotlight(sender.spool, url, time.time() - 1) == 0
+        assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 2
+        assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 0  # once
         assert sorted(e.items[0].type for e in spotlight.envelopes) == ["session", "transaction"]
         sender.close()
     finally:
@@ -681,18 +683,9 @@ def test_wait_and_collect_queues_the_finished_runs_now() -> None:
     assert _kinds(outbox()) == ["session", "transaction"]
 
 
-def _options(dsn: str | None, exit_timeout: float = 2.0) -> Options:
-    from crashreport.config import Settings
-    from crashreport.options import resolve
-
-    return resolve("mytool", Settings(), dsn=dsn, exit_timeout=exit_timeout)[0]
-
-
 def test_reports_that_found_no_disk_go_from_memory(sentry_server: SentryServer) -> None:
     datas = [envelope(event_id=uuid.uuid4().hex) for _ in range(3)]
-    send_from_memory(_options(sentry_server.dsn), datas)
-    assert len(event_ids(sentry_server)) == 3
-    send_from_memory(_options(None), datas)  # nowhere to send: nothing, no error
+    send_from_memory(sentry_server.dsn, datas, timeout=2)
     assert len(event_ids(sentry_server)) == 3
 
 
@@ -700,13 +693,12 @@ def test_reports_that_found_no_disk_go_from_memory(sentry_server: SentryServer) 
 def test_from_memory_a_failing_server_ends_the_attempt(sentry_server: SentryServer, mode: str) -> None:
     sentry_server.fault(mode)
     start = time.monotonic()
-    send_from_memory(_options(sentry_server.dsn, exit_timeout=0.3),
-                     [envelope(), envelope(), envelope()])  # fmt: skip
+    send_from_memory(sentry_server.dsn, [envelope(), envelope(), envelope()], timeout=0.3)
     assert time.monotonic() - start < 1.5
     assert sentry_server.requests == 1
 
 
 def test_from_memory_a_refusal_does_not_stop_the_rest(sentry_server: SentryServer) -> None:
     sentry_server.fault("400")
-    send_from_memory(_options(sentry_server.dsn), [envelope(), envelope()])
+    send_from_memory(sentry_server.dsn, [envelope(), envelope()], timeout=2)
     assert sentry_server.requests == 2

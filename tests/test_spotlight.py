@@ -100,14 +100,15 @@ def test_post_to_no_sidecar_or_a_hanging_one_fails_quietly_and_briefly(
 
 
 def test_the_sender_copies_each_queued_report_once(sentry_server: SentryServer) -> None:
+    from crashreport.delivery.drain import copy_to_spotlight
     from crashreport.sender import Sender
 
     sender = Sender("mytool", spotlight=sidecar_url(sentry_server))
     assert sender.spool is not None
     for i in range(3):
         sender.spool.put(b'{}\n{"type":"event"}\n{"n":%d}\n' % i)
-    assert sender.copy_to_spotlight(time.time() + 10) == 3
-    assert sender.copy_to_spotlight(time.time() + 10) == 0
+    assert copy_to_spotlight(sender.spool, sidecar_url(sentry_server), time.time() + 10) == 3
+    assert copy_to_spotlight(sender.spool, sidecar_url(sentry_server), time.time() + 10) == 0
     assert sorted(e.of_type("event")[0]["n"] for e in sentry_server.envelopes) == [0, 1, 2]
     assert sender.spool.pending() == []
 

@@ -15,10 +15,10 @@ import os
 import sys
 import time
 
-from .. import _exit
+from .. import _exit, journal
 from .._safe import guard, warn
 from ..consent import Level
-from . import hooks, journal, launch, usage
+from . import hooks, launch, usage
 from .errorcap import ERRORS_DROPPED, ErrorCap, exception_key, record_key
 
 TYPE_CHECKING = False
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from ..options import Options
     from ..paths import Paths
 
-#: Log records kept for the next report's breadcrumbs (sentry-sdk's default is 100; a CLI needs
-#: the last few).
+#: Log records kept for the next report's breadcrumbs (crashreport.capture sends as many).
 MAX_BREADCRUMBS = 30
 #: Tracked actions kept for the usage record (Relay accepts at most 1,000 spans).
 MAX_SPANS = 1000
@@ -246,9 +245,11 @@ class Run:
             with guard():
                 self._journal.finish(record)
         if self._capture is not None and self._capture.transport.in_memory:
-            from ..sender import send_from_memory
+            from ..delivery.drain import send_from_memory
 
-            send_from_memory(self.options, self._capture.transport.in_memory)
+            if self.options.dsn:
+                send_from_memory(self.options.dsn, self._capture.transport.in_memory,
+                                 timeout=self.options.exit_timeout, ca_certs=self.options.ca_certs)
         if self.owner and (self.level is not Level.OFF or self._capture is not None):
             self.deliver(at_exit=True)
 

@@ -21,13 +21,13 @@ import contextlib
 import os
 import sys
 
+from ..locks import take_lock, wait_for_lock
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from ..paths import Paths
 
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 #: The sender's command: the module, run by this very interpreter.
 MODULE = "crashreport.sender"
@@ -38,35 +38,16 @@ def can_spawn() -> bool:
             and bool(sys.executable) and os.name == "posix")  # fmt: skip
 
 
-def take_lock(path: Path) -> int | None:
-    """The sender lock, taken (an open file descriptor), or None when a sender holds it."""
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def start_sender(paths: Paths, args: list[str]) -> int | None:
     """Start a sender unless one runs (the caller's record is written): the pid, or None.
 
     Under the journal lock: a sender making its last look for work holds it until it exits, so
     either it sees the caller's record, or it is gone and a new one is started."""
-    import fcntl
-
     try:
-        fd = os.open(paths.runs_lock, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
+        fd = wait_for_lock(paths.runs_lock)
     except OSError:
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         lock = take_lock(paths.sender_lock)
         return spawn(args, lock) if lock is not None else None
     finally:

@@ -65,7 +65,7 @@ def _check_dir(path: Path, st: os.stat_result) -> None:
 
 def write(path: Path, record: dict[str, Any]) -> None:
     """Replace ``path`` with ``record`` as JSON, atomically (0600, never through a link)."""
-    from .._json import dumps
+    from ._json import dumps
 
     data = dumps(record).encode("utf-8", "surrogatepass")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

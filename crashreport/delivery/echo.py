@@ -10,8 +10,8 @@ import json
 import sys
 from collections.abc import Mapping
 
-from .consent import truthy
-from .delivery import envelopes
+from ..consent import truthy
+from . import envelopes
 
 
 def enabled(environ: Mapping[str, str]) -> bool:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sentry_relay import SPAN_STATUS_NAME_TO_CODE, StoreNormalizer
 
-from crashreport.runrecord import (
+from crashreport.reports.usage import (
     BUILTIN,
     MAX_MEASUREMENTS,
     NOT_FAILURES,

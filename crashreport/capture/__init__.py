@@ -16,104 +16,41 @@ import platform
 from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
-from sentry_sdk.envelope import Envelope, Item, PayloadRef, parse_json
 from sentry_sdk.integrations.dedupe import DedupeIntegration
-from sentry_sdk.transport import Transport
 from sentry_sdk.utils import event_from_exception
 
-from . import appcode
-from ._safe import guard, warn
-from .consent import Level
-from .delivery.outbox import Outbox
-from .metadata import package_versions, release_for
-from .payload import allow
-from .run import MAX_BREADCRUMBS
-from .scrub import Scrubber, machine_context
+from .. import inapp
+from .._safe import guard
+from ..consent import Level
+from ..delivery.outbox import Outbox
+from ..release import package_versions, release_for
+from ..scrub import Scrubber, machine_context
+from .transport import QueueingTransport
 
 if TYPE_CHECKING:
+    from collections import deque
     from logging import LogRecord
+    from typing import Protocol
 
-    from .run import Run
+    from ..options import Options
+    from ..paths import Paths
 
-#: Item types whose payload is JSON we know how to scrub; anything else (attachments, profiles,
-#: replays) is dropped: we cannot promise what bytes of unknown shape contain. (The field table,
-#: :mod:`crashreport.payload`, then drops any type it has no rows for.)
-JSON_ITEM_TYPES = frozenset(
-    {"event", "transaction", "session", "sessions", "log", "client_report", "span", "trace_metric"}
-)
-#: Reports kept in memory when the disk fails (each is sent at exit, within the exit bound).
-MAX_IN_MEMORY = 20
+    class Run(Protocol):
+        """What the capture reads of the run that loaded it (:class:`crashreport.run.Run`)."""
+
+        options: Options
+        paths: Paths
+        level: Level
+        user_id: str
+        subcommand: str | None
+        trace_id: str
+        span_id: str
+        breadcrumbs: deque[tuple[float, int, str, Any, Any]] | None
+
+#: Breadcrumbs an event carries (sentry-sdk's default is 100; a CLI needs the last few).
+MAX_BREADCRUMBS = 30
+#: Python's logging levels as Sentry's.
 _LEVELS = {50: "fatal", 40: "error", 30: "warning", 20: "info", 10: "debug"}
-
-
-def scrub_envelope(envelope: Envelope, scrubber: Scrubber) -> Envelope | None:
-    """A scrubbed copy of ``envelope``; None when no item is left to send. An item that cannot be
-    scrubbed is dropped, never sent raw."""
-    items = []
-    for item in envelope.items:
-        with guard():
-            if item.type not in JSON_ITEM_TYPES:
-                continue
-            payload = item.payload.json
-            if payload is None:
-                payload = parse_json(item.payload.get_bytes())
-            if item.type in ("event", "transaction"):
-                clean = scrubber.scrub_event(payload)
-            else:
-                clean = scrubber.scrub(payload)
-            clean = allow(item.type, clean)  # only what the telemetry page lists (payload.py)
-            if clean is None:
-                continue
-            item_headers = {k: v for k, v in item.headers.items() if k != "length"}
-            items.append(Item(payload=PayloadRef(json=clean), headers=scrubber.scrub(item_headers)))
-    if not items:
-        return None
-    envelope_headers: dict[str, Any] = {}
-    with guard():
-        envelope_headers = scrubber.scrub({k: v for k, v in envelope.headers.items() if k != "dsn"})
-        envelope_headers = allow("envelope", envelope_headers) or {}
-    return Envelope(headers=envelope_headers, items=items)
-
-
-class QueueingTransport(Transport):
-    """Scrubs each envelope and queues it on disk (a copy for Spotlight, a print in echo mode)."""
-
-    def __init__(self, options: dict[str, Any], scrubber: Scrubber, outbox: Outbox,
-                 spotlight: Outbox | None, echo: bool) -> None:  # fmt: skip
-        super().__init__(options)
-        self.scrubber, self.outbox, self.spotlight, self.echo = scrubber, outbox, spotlight, echo
-        self.queued = 0  # events queued (on disk, or in memory when the disk failed)
-        #: Reports that could not be written to disk: sent from memory at exit.
-        self.in_memory: list[bytes] = []
-
-    def capture_envelope(self, envelope: Envelope) -> None:
-        with guard():
-            clean = scrub_envelope(envelope, self.scrubber)
-            if clean is None:
-                return
-            data = clean.serialize()
-            if self.echo:
-                from .echo import echo
-
-                echo(data)
-            if self.spotlight is not None:
-                with guard():
-                    self.spotlight.put(data)
-            try:
-                self.outbox.put(data)
-            except OSError as exc:
-                warn(f"cannot keep reports in {self.outbox.directory.parent} "
-                     f"({exc.strerror or exc}); sending them from memory at exit",
-                     key="state")  # fmt: skip
-                if len(self.in_memory) < MAX_IN_MEMORY:
-                    self.in_memory.append(data)
-            self.queued += 1
-
-    def flush(self, timeout: float, callback: Any = None) -> None:
-        """Nothing waits here: every envelope is on disk when ``capture_envelope`` returns."""
-
-    def kill(self) -> None:
-        pass
 
 
 class Capture:
@@ -122,7 +59,7 @@ class Capture:
     def __init__(self, run: Run) -> None:
         import os
 
-        from .echo import enabled as echo_enabled
+        from ..delivery.echo import enabled as echo_enabled
 
         o = run.options
         self.run = run
@@ -148,7 +85,7 @@ class Capture:
             auto_enabling_integrations=False,
             integrations=[DedupeIntegration()],
             include_local_variables=False,
-            max_breadcrumbs=MAX_BREADCRUMBS,
+            max_breadcrumbs=MAX_BREADCRUMBS,  # the run keeps as many log records
             before_send=cast(Any, self._before_send),
             send_client_reports=False,
             traces_sample_rate=1.0,  # no transaction is made here; the trace header says so
@@ -174,7 +111,7 @@ class Capture:
     def _baggage(self) -> str:
         from urllib.parse import quote
 
-        from .reports import trace_header
+        from ..reports import trace_header
 
         run, dsn = self.run, self.run.options.dsn
         record = {"trace_id": run.trace_id, "environment": run.options.environment,
@@ -222,7 +159,7 @@ class Capture:
 
     def _before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         with guard():
-            appcode.mark_frames(event, appcode.for_app(self.run.options.app))
+            inapp.mark_frames(event, inapp.for_app(self.run.options.app))
         before_send = self.run.options.before_send
         if before_send is not None:
             result = None
@@ -236,7 +173,7 @@ class Capture:
 
 
 def client_key(dsn: str) -> str | None:
-    from .delivery.http import Dsn
+    from ..delivery.http import Dsn
 
     try:
         return Dsn.parse(dsn).public_key

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crashreport.appcode import (
+from crashreport.inapp import (
     AppCode,
     for_app,
     from_distribution,
