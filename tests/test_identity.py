@@ -14,6 +14,7 @@ import pytest
 from crashreport import identity
 
 from .conftest import child_env
+from .disk import durability_log
 
 
 def test_created_once_then_reused(home: Path) -> None:
@@ -205,23 +206,11 @@ def test_the_id_reaches_the_disk_before_its_name_appears(
 ) -> None:
     """fsync, with the whole content written, before the file is linked into place: a power cut
     never leaves an empty id file (which would give the user a new id, a new "user")."""
-    events: list[tuple[str, object]] = []
-    real_fsync, real_link = os.fsync, os.link
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.fstat(fd).st_size))
-        real_fsync(fd)
-
-    def link(src: object, dst: object) -> None:
-        events.append(("link", os.stat(src).st_size))  # type: ignore[arg-type]
-        real_link(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "link", link)
+    log = durability_log(monkeypatch, "link")
     path = home / "user_id.json"
     identity.load_or_create(path)
     size = path.stat().st_size
-    assert events == [("fsync", size), ("link", size)]
+    assert log == [("fsync", size), ("link", size)]
 
 
 def test_a_run_that_loses_the_race_takes_the_winners_id(

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from crashreport.delivery.outbox import STALE_CLAIM_SECONDS, Outbox, describe
+from crashreport.delivery.outbox import STALE_CLAIM_SECONDS, Claim, Outbox, describe
+
+from .disk import full_disk
 
 
 def envelope(kind: str = "event", event_id: str | None = None, pad: int = 0) -> bytes:
@@ -29,6 +31,15 @@ def envelope(kind: str = "event", event_id: str | None = None, pad: int = 0) -> 
 @pytest.fixture
 def box(tmp_path: Path) -> Outbox:
     return Outbox(tmp_path / "state" / "outbox", tmp_path / "state" / "sent")
+
+
+def put_and_claim(box: Outbox, kind: str = "event") -> Claim:
+    """Queue one envelope and claim it, as a sender does before it posts."""
+    entry = box.put(envelope(kind))
+    assert entry is not None
+    claim = box.claim(entry)
+    assert claim is not None
+    return claim
 
 
 def test_put_writes_atomically_private_and_describes_the_envelope(box: Outbox) -> None:
@@ -95,12 +106,9 @@ def test_done_moves_to_a_bounded_sent_log_newest_first(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o", tmp_path / "s", sent_keep=3)
     ids = []
     for _ in range(5):
-        entry = box.put(envelope())
-        assert entry is not None
-        claim = box.claim(entry)
-        assert claim is not None
+        claim = put_and_claim(box)
         box.done(claim)
-        ids.append(entry.event_id)
+        ids.append(claim.entry.event_id)
     assert [e.event_id for e in box.sent()] == ids[::-1][:3]
     times = [e.sent_at or 0 for e in box.sent()]
     assert times == sorted(times, reverse=True)
@@ -111,10 +119,8 @@ def test_done_moves_to_a_bounded_sent_log_newest_first(tmp_path: Path) -> None:
 
 
 def test_retry_records_attempts_and_not_before(box: Outbox) -> None:
-    entry = box.put(envelope())
-    assert entry is not None
-    claim = box.claim(entry)
-    assert claim is not None
+    claim = put_and_claim(box)
+    entry = claim.entry
     later = time.time() + 100
     back = box.retry(claim, later)
     assert back.attempts == 1
@@ -401,10 +407,8 @@ def test_a_claim_names_its_process_and_time(box: Outbox) -> None:
 
 
 def test_a_retry_waits_at_least_until_asked_and_counts_a_failure(box: Outbox) -> None:
-    entry = box.put(envelope())
-    assert entry is not None
-    claim = box.claim(entry)
-    assert claim is not None
+    claim = put_and_claim(box)
+    entry = claim.entry
     back = box.retry(claim, 1_800_000_000.2)
     assert (back.attempts, back.not_before) == (1, 1_800_000_001.0)  # rounded up, never early
     assert (back.created, back.kinds, back.event_id) == (entry.created, entry.kinds, entry.event_id)
@@ -445,20 +449,14 @@ def test_limits_keep_the_latest_time_per_category_and_forget_past_ones(box: Outb
 
 def test_a_sent_log_of_zero_keeps_nothing(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o", tmp_path / "s", sent_keep=0)
-    entry = box.put(envelope())
-    assert entry is not None
-    claim = box.claim(entry)
-    assert claim is not None
+    claim = put_and_claim(box)
     box.done(claim)
     assert box.sent() == [] and not claim.path.exists() and box.pending() == []
     assert box.stats()["sent"] == 1
 
 
 def test_a_refusal_is_counted_with_its_answer(box: Outbox) -> None:
-    entry = box.put(envelope())
-    assert entry is not None
-    claim = box.claim(entry)
-    assert claim is not None
+    claim = put_and_claim(box)
     before = time.time()
     box.refused(claim, 413)
     stats = box.stats()
@@ -484,19 +482,9 @@ def test_stats_report_every_counter_and_the_queue(box: Outbox) -> None:
 
 
 def test_a_full_disk_raises_for_the_caller_and_leaves_no_temporary_file(box: Outbox) -> None:
-    import resource
-    import signal
-
     box.put(envelope())  # the folder exists
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
-    try:
-        with pytest.raises(OSError):
-            box.put(envelope(pad=500))
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, old)
+    with full_disk(), pytest.raises(OSError):
+        box.put(envelope(pad=500))
     assert [p.name for p in box.directory.iterdir() if p.name.startswith(".tmp-")] == []
     assert len(box.pending()) == 1
 
@@ -533,10 +521,8 @@ def test_a_live_writers_temporary_file_is_left_alone(box: Outbox) -> None:
 
 
 def test_a_live_claim_is_returned_only_once_stale(box: Outbox) -> None:
-    entry = box.put(envelope())
-    assert entry is not None
-    claim = box.claim(entry)
-    assert claim is not None
+    claim = put_and_claim(box)
+    entry = claim.entry
     [(_entry, _pid, at)] = box.claimed()
     assert box.recover(now=at + 299) == 0 and box.pending() == []
     assert box.recover(now=at + 301) == 1 and box.pending() == [entry]
@@ -596,14 +582,11 @@ def test_a_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
 def test_the_sent_log_reads_newest_first_and_skips_strangers(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o", tmp_path / "s", sent_keep=5)
     for _ in range(2):
-        entry = box.put(envelope())
-        assert entry is not None
-        claim = box.claim(entry)
-        assert claim is not None
+        claim = put_and_claim(box)
         box.done(claim)
     (box.sent_dir / "notes.txt").write_text("x")
     (box.sent_dir / f"{time.time_ns():020d}~not-an-entry.env").write_text("x")
-    (box.sent_dir / f"{time.time_ns():020d}~{entry.path.name}x").mkdir()
+    (box.sent_dir / f"{time.time_ns():020d}~{claim.entry.path.name}x").mkdir()
     sent = box.sent()
     assert len(sent) == 2 and sent[0].sent_at >= sent[1].sent_at  # type: ignore[operator]
     assert box.stats()["sent_log"] == 2

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from crashreport.config import load_settings
 from crashreport.yamledit import EditError, EditResult, edit_text, set_collect
 
+from .disk import durability_log, full_disk
 from .strategies import examples
 
 COMMENTED = """\
@@ -330,43 +331,21 @@ def test_the_edit_reaches_the_disk_before_it_replaces_the_file(
 ) -> None:
     """fsync, with everything written, before the rename: a power cut leaves the old file or the
     new one, never an empty config."""
-    events: list[tuple[str, int]] = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.fstat(fd).st_size))
-        real_fsync(fd)
-
-    def replace(src: str, dst: object) -> None:
-        events.append(("replace", os.stat(src).st_size))
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    log = durability_log(monkeypatch, "replace")
     path = tmp_path / "config.yaml"
     path.write_text("a: 1\n")
     set_collect(path, "all")
     size = path.stat().st_size
-    assert events == [("fsync", size), ("replace", size)]
+    assert log == [("fsync", size), ("replace", size)]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="RLIMIT_FSIZE is POSIX")
 def test_a_full_disk_leaves_the_file_and_no_temporary_file(tmp_path: Path) -> None:
-    import resource
-    import signal
-
     path = tmp_path / "cfg" / "config.yaml"
     path.parent.mkdir()
     path.write_text("a: 1\n" + "#" * 200 + "\n")
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))  # writes past 100 bytes fail
-    try:
-        with pytest.raises(EditError) as info:
-            set_collect(path, "all")
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, old)
+    with full_disk(), pytest.raises(EditError) as info:
+        set_collect(path, "all")
     assert str(info.value) == f"cannot write {path} (File too large)"
     assert path.read_text() == "a: 1\n" + "#" * 200 + "\n"
     assert [p.name for p in path.parent.iterdir()] == ["config.yaml"]
