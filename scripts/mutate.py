@@ -34,12 +34,16 @@ TESTS: dict[str, list[str]] = {
     "crashreport/options.py": ["tests/test_options.py"],
     "crashreport/identity.py": ["tests/test_identity.py"],
     "crashreport/yamledit.py": ["tests/test_yamledit.py"],
+    "crashreport/journal.py": ["tests/test_journal.py", "-k", "not writer"],
+    "crashreport/reports/__init__.py": ["tests/test_reports.py"],
+    "crashreport/reports/session.py": ["tests/test_reports.py"],
+    "crashreport/reports/usage.py": ["tests/test_reports.py", "tests/test_reports_usage.py"],
+    "crashreport/reports/fatal.py": ["tests/test_reports.py"],
     "crashreport/delivery/outbox.py": ["tests/test_outbox.py"],
     "crashreport/delivery/http.py": ["tests/test_http.py"],
     "crashreport/delivery/ratelimits.py": ["tests/test_ratelimits.py"],
+    "crashreport/delivery/drain.py": ["tests/test_sender.py"],
     "crashreport/sender.py": ["tests/test_sender.py"],
-    "crashreport/run/journal.py": ["tests/test_journal.py"],
-    "crashreport/reports.py": ["tests/test_reports.py"],
     "crashreport/run/usage.py": ["tests/test_actions.py"],
     "crashreport/run/errorcap.py": ["tests/test_errorcap.py"],
 }
@@ -65,13 +69,20 @@ SETTINGS = {
 }
 
 
+def short_name(module: str) -> str:
+    """``crashreport/delivery/outbox.py`` → ``delivery/outbox``; a package is its folder."""
+    return module.removeprefix("crashreport/").removesuffix(".py").removesuffix("/__init__")
+
+
 def module_path(name: str) -> str:
-    """``consent`` / ``delivery/outbox`` / ``crashreport/consent.py`` → the table's key."""
-    for key in TESTS:
-        short = key.removeprefix("crashreport/").removesuffix(".py")
-        if name in (key, short, short.rsplit("/", 1)[-1]):
-            return key
-    raise SystemExit(f"unknown module {name!r}; one of: {', '.join(TESTS)}")
+    """The table's key for ``consent``, ``outbox``, ``delivery/outbox``, ``crashreport/consent.py``
+    (a last part shared by two modules, such as ``usage``, needs its folder)."""
+    found = [key for key in TESTS if name in (key, short_name(key))]
+    found = found or [key for key in TESTS if short_name(key).rsplit("/", 1)[-1] == name]
+    if len(found) != 1:
+        raise SystemExit(f"{'ambiguous' if found else 'unknown'} module {name!r}; one of: "
+                         + ", ".join(short_name(key) for key in found or TESTS))
+    return found[0]
 
 
 def toml(settings: dict[str, object]) -> str:
@@ -126,6 +137,7 @@ def fork_runner(config: Any, run_folder: Path, mutant: Any, timeout: float | Non
     if pid == 0:  # the child: never returns
         code = 3
         try:
+            os.setpgrp()  # a timeout ends the tests' own subprocesses too
             folder = str(Path(run_folder).resolve())
             os.chdir(folder)
             sys.path.insert(0, folder)
@@ -144,7 +156,7 @@ def fork_runner(config: Any, run_folder: Path, mutant: Any, timeout: float | Non
         if done:
             break
         if deadline is not None and time.monotonic() > deadline:
-            os.kill(pid, 9)
+            os.killpg(pid, 9)
             os.waitpid(pid, 0)
             return MutantTrialResult(found=False, reason_code=MutantTrialResult.RC_TIMEOUT)
         time.sleep(0.01)
@@ -193,12 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     if ns.list or not ns.module:
         for module, tests in TESTS.items():
-            print(f"{module:<36} {' '.join(tests)}")
+            print(f"{short_name(module):<20} {module:<36} {' '.join(tests)}")
         return 0
     module = module_path(ns.module)
     OUT.mkdir(exist_ok=True)
-    report = OUT / (module.removeprefix("crashreport/").removesuffix(".py").replace("/", ".")
-                    + ".json")  # fmt: skip
+    report = OUT / (short_name(module).replace("/", ".") + ".json")
     if not ns.report:
         report.unlink(missing_ok=True)
         code = run(module, ns.tests or TESTS[module], report)

@@ -157,6 +157,8 @@ PROBLEMS = {
         f"telemetry.collect has an unknown value '{'x' * 36}...; use true, errors or false",
     "telemetry:\n  collect: " + "x" * 38 + "\n":
         f"telemetry.collect has an unknown value '{'x' * 38}'; use true, errors or false",
+    "telemetry:\n  collect: " + "x" * 39 + "\n":  # 41 characters shown: cut
+        f"telemetry.collect has an unknown value '{'x' * 36}...; use true, errors or false",
     "telemetry:\n  dsn: 5\n": "telemetry.dsn is not a Sentry DSN (https://<key>@<host>/<project>)",
     "telemetry:\n  environment: a/b\n": "telemetry.environment must be a name Sentry accepts "
         "(at most 64 bytes, no '/', '\\' or control characters, not 'none')",
@@ -195,10 +197,10 @@ def test_a_path_under_a_file_is_a_missing_file(home: Path) -> None:
 
 def test_the_size_bound_is_one_mebibyte(home: Path) -> None:
     path = home / "c.yaml"
-    body = "telemetry:\n  collect: true\n"
-    path.write_text(body + "#" * ((1 << 20) - len(body)))
+    body = "\ntelemetry:\n  collect: true"  # at the very end: read whole, or not at all
+    path.write_text("#" * ((1 << 20) - len(body)) + body)
     assert load_settings(path).collect == "all"
-    path.write_text(body + "#" * ((1 << 20) - len(body) + 1))
+    path.write_text("#" * ((1 << 20) - len(body) + 1) + body)
     assert load_settings(path).problem == f"{path}: is too large ({(1 << 20) + 1} bytes) to be a config file"
 
 
@@ -209,6 +211,7 @@ def test_the_size_bound_is_one_mebibyte(home: Path) -> None:
     ("https://host/42", False),  # no key: Sentry would refuse every report
     ("https://@host/42", False), ("ftp://key@host/42", False), ("https://key@/42", False),
     ("https://key@host/", False), ("https://key@host/abc", False), ("key@host/42", False),
+    ("https://key@host/7X", False), ("https://key@host", False),
     ("https://key@[::1/42", False),  # not even a URL
 ])  # fmt: skip
 def test_a_dsn_has_a_key_a_host_and_a_numeric_project(dsn: str, ok: bool) -> None:
@@ -256,3 +259,36 @@ def test_every_key_is_read_together() -> None:
 def test_a_path_the_system_cannot_open_is_a_problem(home: Path) -> None:
     path = home / ("c" * 300 + ".yaml")  # longer than a file name may be
     assert load_settings(path) == Settings(path=path, problem=f"{path}: cannot be read (File name too long)")
+
+
+def test_the_off_path_reads_the_config_without_anything_heavy(home: Path) -> None:
+    """Every run of the app reads the config, telemetry on or off: no typing, json, dataclasses or
+    sentry-sdk is imported for it (each costs start-up time the user pays on every run)."""
+    from .conftest import run_python
+
+    (home / "c.yaml").write_text("telemetry:\n  collect: off\n  dsn: https://k@h.example/1\n")
+    code = ("import sys\n"
+            "before = set(sys.modules)\n"
+            "from crashreport.config import load_settings\n"
+            "from crashreport.consent import decide\n"
+            "print(decide('mytool', load_settings('~/c.yaml'), {}).level.value)\n"
+            "heavy = {'typing', 'json', 'dataclasses', 'sentry_sdk', 'uuid', 'platformdirs'}\n"
+            "print(sorted(heavy & (set(sys.modules) - before)))\n")  # fmt: skip
+    run = run_python(home, "-c", code, wait=False)
+    assert (run.stdout, run.stderr) == ("off\n[]\n", "")
+    # most users have no config file at all: then not even the YAML parser is loaded
+    missing = code.replace("~/c.yaml", "~/none.yaml").replace("'uuid'", "'yaml', 'uuid'")
+    run = run_python(home, "-c", missing, wait=False)
+    assert (run.stdout, run.stderr) == ("off\n[]\n", "")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_reading_the_config_leaves_no_file_open(home: Path) -> None:
+    """An app that reads its settings again and again (a long-running desktop app) must not
+    run out of file descriptors."""
+    for text in ("telemetry:\n  collect: true\n", "#" * ((1 << 20) + 1)):
+        (home / "c.yaml").write_text(text)
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            load_settings(home / "c.yaml")
+        assert len(os.listdir("/proc/self/fd")) == before
