@@ -166,6 +166,8 @@ VALID = "0123456789abcdef0123456789abcdef"
     (f'{{"user_id": "{VALID}"}}x', False),
     (f'x{{"user_id": "{VALID}"}}', False),
     (f'{{"id": "{VALID}"}}', False),
+    ('{"user_id": "' + "X" * 32 + '"}', False),
+    ('{"user_id": "' + "é" * 16 + '"}', False),  # 32 bytes, not hex
 ])  # fmt: skip
 def test_only_an_exact_id_file_is_accepted(home: Path, content: str, ok: bool) -> None:
     path = home / "user_id.json"
@@ -191,14 +193,16 @@ def test_ids_are_random_uuid4s() -> None:
     for value in ids:
         u = uuid.UUID(value)
         assert (u.version, u.variant, u.hex) == (4, uuid.RFC_4122, value)
-    for i in range(32):  # every other hex digit varies: only the version and variant are fixed
-        digits = {value[i] for value in ids}
-        if i == 12:
-            assert digits == {"4"}
-        elif i == 16:
-            assert len(digits) > 1 and digits <= set("89ab")
-        else:
-            assert len(digits) > 2, i
+    # 122 random bits: every bit varies across 64 ids but the version's four and the variant's two
+    for i in range(32):
+        for bit in range(4):
+            values = {int(value[i], 16) >> bit & 1 for value in ids}
+            if i == 12:
+                assert values == {(0b0100 >> bit) & 1}, (i, bit)
+            elif i == 16 and bit >= 2:
+                assert values == {(0b1000 >> bit) & 1}, (i, bit)
+            else:
+                assert values == {0, 1}, (i, bit)
 
 
 def test_the_id_reaches_the_disk_before_its_name_appears(
@@ -238,3 +242,23 @@ def test_a_corrupt_file_is_replaced_leaving_nothing_behind(home: Path) -> None:
     assert identity.read_id(path) == new
     assert [p.name for p in home.iterdir()] == ["user_id.json"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_reusing_the_id_writes_nothing(home: Path) -> None:
+    path = home / "data" / "user_id.json"
+    first = identity.load_or_create(path)
+    os.utime(path.parent, ns=(0, 0))
+    assert identity.load_or_create(path) == first
+    assert path.parent.stat().st_mtime_ns == 0  # no file made or removed in the folder
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_reading_the_id_leaves_no_file_open(home: Path) -> None:
+    path = home / "user_id.json"
+    identity.load_or_create(path)
+    os.mkfifo(home / "fifo")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        identity.read_id(path)
+        identity.read_id(home / "fifo")
+    assert len(os.listdir("/proc/self/fd")) == before
