@@ -48,12 +48,15 @@ TESTS: dict[str, list[str]] = {
     "crashreport/run/errorcap.py": ["tests/test_errorcap.py"],
 }
 
-#: Equivalent mutants: (module, the source line stripped, the mutant's text) → why.
-EQUIVALENT: dict[tuple[str, str, str], str] = {
-    ("crashreport/consent.py", "DO_NOT_TRACK = 1", "0"):
-        "Source's numbers are only compared (precedence), never shown or stored: the order stays",
-    ("crashreport/consent.py", "DEFAULT = 6", "7"):
-        "Source's numbers are only compared (precedence), never shown or stored: the order stays",
+#: Equivalent mutants, per module: (where, the mutant's text, why). ``where`` is the enclosing
+#: function (or class, or ``<module>``) and the source line, ``#2`` for its second occurrence
+#: there: it holds when lines move.
+ORDER = "Source's numbers are only compared (precedence), never shown or stored: the order stays"
+EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
+    "crashreport/consent.py": [
+        ("Source: DO_NOT_TRACK = 1", "0", ORDER),
+        ("Source: DEFAULT = 6", "7", ORDER),
+    ],
 }
 
 #: poodle's settings (https://poodle.readthedocs.io): every mutator, two workers (the machine has
@@ -108,6 +111,7 @@ WARM = ("pytest", "hypothesis", "hypothesis.strategies", "_hypothesis_pytestplug
 
 
 def run(module: str, tests: list[str], report: Path) -> int:
+    report.with_suffix(".py.txt").write_text((ROOT / module).read_text())  # as it is mutated
     config = OUT / f"{report.stem}.toml"
     config.write_text(toml({**SETTINGS, "only_files": [module],
                             "work_folder": str(OUT / f"work-{report.stem}"),
@@ -169,10 +173,25 @@ def fork_runner(config: Any, run_folder: Path, mutant: Any, timeout: float | Non
                              reason_desc=f"pytest exited with {code}")  # fmt: skip
 
 
+def where(lines: list[str], lineno: int) -> str:
+    """``function: line`` for the line ``lineno`` (1-based), ``#n`` for its n-th occurrence."""
+    line = lines[lineno - 1]
+    indent = len(line) - len(line.lstrip())
+    owner, start = "<module>", 0
+    for i in range(lineno - 2, -1, -1):
+        text = lines[i].lstrip()
+        if text and len(lines[i]) - len(text) < indent and text.startswith(("def ", "class ")):
+            owner, start = text.split()[1].split("(")[0].rstrip(":"), i
+            break
+    nth = [other.strip() for other in lines[start : lineno]].count(line.strip())
+    return f"{owner}: {line.strip()}" + (f" #{nth}" if nth > 1 else "")
+
+
 def summarise(module: str, report: Path) -> float:
     """Print the survivors and the score; return the score (equivalent mutants left out)."""
     trials = json.loads(report.read_text())["mutant_trials"]
-    lines = (ROOT / module).read_text().splitlines()
+    lines = report.with_suffix(".py.txt").read_text().splitlines()  # the source that was run
+    known = {(place, text): why for place, text, why in EQUIVALENT.get(module, [])}
     survivors, equivalent, timeouts = [], [], 0
     for trial in trials:
         if trial["result"]["reason_code"] == "Trial Exceeded Timeout":
@@ -181,13 +200,11 @@ def summarise(module: str, report: Path) -> float:
         if trial["result"]["found"]:
             continue
         m = trial["mutant"]
-        line = lines[m["lineno"] - 1].strip()
-        why = EQUIVALENT.get((module, line, m["text"]))
-        row = f"{module}:{m['lineno']}  {m['mutator_name']:<9} {line}  →  {m['text']!r}"
+        place = where(lines, m["lineno"])
+        why = known.get((place, m["text"]))
+        row = f"{module}:{m['lineno']}  {m['mutator_name']:<9} {place}  →  {m['text']!r}"
         (equivalent if why else survivors).append(row + (f"\n    equivalent: {why}" if why else ""))
-    for row in survivors:
-        print(row)
-    for row in equivalent:
+    for row in survivors + equivalent:
         print(row)
     total = len(trials) - len(equivalent)
     score = (total - len(survivors)) / total if total else 1.0
