@@ -92,7 +92,7 @@ def edit_text(text: str, level: str, *, where: str = "the config") -> str:
 
     nl = "\r\n" if "\r\n" in text else "\n"
     if isinstance(root, yaml.MappingNode) and root.flow_style:
-        new = _edit_flow_root(text, root, value)
+        new = _edit_flow_root(text, root, value, where)
     elif isinstance(root, yaml.MappingNode) and root.value:
         new = _edit_block_root(text, root, value, nl, where)
     else:  # empty, comments only, or an explicit null (``~``): remove the null, add a block
@@ -131,11 +131,11 @@ def _append_section(text: str, value: str, nl: str) -> str:
     return f"{prefix}telemetry:{nl}  collect: {value}{nl}"
 
 
-def _edit_flow_root(text: str, root: yaml.MappingNode, value: str) -> str:
+def _edit_flow_root(text: str, root: yaml.MappingNode, value: str, where: str) -> str:
     pair = _last_pair(root, "telemetry")
     if pair is None:
         return _insert_flow_pair(text, root, f"telemetry: {{collect: {value}}}")
-    return _edit_section(text, pair, value, "\n", "the config", in_flow=True)
+    return _edit_section(text, pair, value, "\n", where, in_flow=True)
 
 
 def _edit_block_root(text: str, root: yaml.MappingNode, value: str, nl: str, where: str) -> str:

@@ -187,6 +187,10 @@ def _level(value: object) -> str | None:
     ("", "off", "telemetry:\n  collect: false\n"),
     ("  \n\n", "all", "telemetry:\n  collect: true\n"),
     ("~\n", "all", "telemetry:\n  collect: true\n"),
+    ("# only a comment", "off", "# only a comment\ntelemetry:\n  collect: false\n"),
+    ("# old Mac\r", "all", "# old Mac\rtelemetry:\n  collect: true\n"),  # no blank line added
+    ("a: 1\r", "all", "a: 1\rtelemetry:\n  collect: true\n"),
+    ("# a\r\n# b", "all", "# a\r\n# b\r\ntelemetry:\r\n  collect: true\r\n"),
     ("  a: 1\n", "off", "  a: 1\n  telemetry:\n    collect: false\n"),
     ("telemetry:\n  collect: off", "errors", "telemetry:\n  collect: errors"),
     ("{}", "errors", "{telemetry: {collect: errors}}"),
@@ -239,6 +243,9 @@ MESSAGES = [
     ("a: &v false\ntelemetry:\n  collect: *v\n",
      "{where}: telemetry.collect is not a plain value; edit it by hand"),
     ("telemetry:\n  collect: [1]\n", "{where}: telemetry.collect is not a plain value; edit it by hand"),
+    ("{telemetry: 3}\n", "{where}: 'telemetry' is not a mapping; not touching it"),
+    ("{b: &b {collect: 0}, telemetry: *b}\n",
+     "{where}: 'telemetry' is an alias of another section; edit it by hand"),
     ("a: [\n", "{where} is not valid YAML (while parsing a flow node); fix it by hand first"),
 ]  # fmt: skip
 
@@ -250,6 +257,12 @@ def test_each_refusal_says_why_in_one_line(tmp_path: Path, text: str, message: s
     with pytest.raises(EditError) as info:
         set_collect(path, "all")
     assert str(info.value) == message.format(where=path)
+
+
+def test_a_text_without_a_file_is_called_the_config() -> None:
+    with pytest.raises(EditError) as info:
+        edit_text("- 1\n", "all")
+    assert str(info.value) == "the config: the top level is not a mapping of keys; not touching it"
 
 
 def test_an_unknown_level_is_a_programming_error() -> None:
@@ -311,13 +324,14 @@ def test_a_new_file_follows_the_users_umask(tmp_path: Path, umask: int, mode: in
     old = os.umask(umask)
     try:
         set_collect(tmp_path / "config.yaml", "all")
+        after = os.umask(umask)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "config.yaml").stat().st_mode) == mode
-    assert os.umask(old) == old  # the process's umask is as it was
+    assert after == umask  # the program's umask is as it was
 
 
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664, 0o444])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664, 0o444, 0o755])
 def test_an_existing_file_keeps_its_mode(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("a: 1\n")
