@@ -318,6 +318,7 @@ def test_a_report_older_than_the_queue_is_never_the_one_dropped_for_room(tmp_pat
     late = box.put(envelope("session"), created=time.time() - 3600)  # a run that ended long ago
     assert late is not None
     assert late in box.pending()
+    assert len(box.pending()) == 2  # 4 > 3: down to 90% of 3, the others dropped for room
 
 
 def test_another_process_filling_the_queue_is_noticed(tmp_path: Path) -> None:
@@ -453,6 +454,7 @@ def test_a_sent_log_of_zero_keeps_nothing(tmp_path: Path) -> None:
     box.done(claim)
     assert box.sent() == [] and not claim.path.exists() and box.pending() == []
     assert box.stats()["sent"] == 1
+    assert not box.sent_dir.exists()  # nothing is written for a log that keeps nothing
 
 
 def test_a_refusal_is_counted_with_its_answer(box: Outbox) -> None:
@@ -563,10 +565,11 @@ def test_the_outbox_folder_is_made_private_again(tmp_path: Path) -> None:
     box = Outbox(folder, tmp_path / "state" / "sent")
     box.put(envelope())
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    new = Outbox(tmp_path / "fresh" / "outbox", tmp_path / "fresh" / "sent")
+    deep = tmp_path / "fresh" / "state" / "app"
+    new = Outbox(deep / "outbox", deep / "sent")
     new.put(envelope())
-    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "fresh" / "outbox").stat().st_mode) == 0o700
+    assert stat.S_IMODE(deep.stat().st_mode) == 0o700
+    assert stat.S_IMODE((deep / "outbox").stat().st_mode) == 0o700
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
@@ -591,3 +594,49 @@ def test_the_sent_log_reads_newest_first_and_skips_strangers(tmp_path: Path) -> 
     assert len(sent) == 2 and sent[0].sent_at >= sent[1].sent_at  # type: ignore[operator]
     assert box.stats()["sent_log"] == 2
     assert box.purge() == 3  # the log's two, and the file named like the log's; not the folder
+
+
+def test_the_sent_log_keeps_the_last_twenty_by_default(box: Outbox) -> None:
+    for _ in range(21):
+        box.done(put_and_claim(box))
+    assert len(box.sent()) == 20 and box.stats()["sent"] == 21
+
+
+def test_a_report_without_an_id_has_none(box: Outbox) -> None:
+    entry = box.put(envelope("session"))
+    assert entry is not None and entry.event_id is None
+    assert box.pending()[0].event_id is None
+
+
+def test_next_due_of_now(box: Outbox) -> None:
+    before = time.time()
+    box.put(envelope())
+    assert before <= (box.next_due() or 0) <= time.time()
+
+
+def test_claims_of_other_processes_alive_are_kept_and_of_none_returned(box: Outbox) -> None:
+    """pid 0 is no process (os.kill(0, 0) would ask this process group); a sleeping process is
+    alive and not a zombie."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        entries = [box.put(envelope()) for _ in range(4)]
+        now = int(time.time())
+        for entry, pid in zip(entries, [alive.pid, 0, _dead_pid(), _dead_pid()], strict=True):
+            assert entry is not None
+            os.rename(entry.path, f"{entry.path}.claimed-{pid}-{now}-abcdef01")
+        assert box.recover() == 3
+        assert box.pending() == entries[1:]
+        assert [pid for _entry, pid, _at in box.claimed()] == [alive.pid]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_state_file_is_read_up_to_sixty_four_kibibytes(box: Outbox) -> None:
+    box.put(envelope())
+    stats = box.directory / ".stats.json"
+    head = '{"sent": 7, "pad": "'
+    stats.write_text(head + "x" * (64 * 1024 - len(head) - 2) + '"}')
+    assert box.stats()["sent"] == 7
+    stats.write_text(head + "x" * (64 * 1024 - len(head) - 1) + '"}')
+    assert box.stats()["sent"] == 0  # a planted huge file is not read
