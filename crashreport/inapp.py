@@ -144,6 +144,12 @@ def for_app(app: str) -> AppCode:
         return AppCode()
 
 
+def app_roots(app: str) -> tuple[str, ...]:
+    """The folders (or module files) of the app's own code: the program's text, for the privacy
+    step (:func:`crashreport.privacy.machine_context`)."""
+    return tuple(dict.fromkeys(p.rstrip(os.sep) for p in for_app(app).paths))
+
+
 def mark_frames(event: dict[str, Any], code: AppCode) -> None:
     """Set ``in_app`` on every frame of ``event`` (exceptions, threads, a bare stack trace)."""
     for frame in _frames(event):

@@ -77,6 +77,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         *_COMMON,
         Field("contexts.trace.parent_span_id", E, "the run's usage record, which the error "
               "belongs to (empty at level `errors`: there is none)"),
+        Field("transaction", A, "the subcommand (the name of the run's usage record)"),
+        Field("transaction_info.source", A, "`custom`: the name above was set by the app"),
         Field("timestamp", E, "when it happened"),
         Field("level", E, "`error`, `fatal` (the program died of a signal: a segfault, "
               "`abort()`), or the level of the log line"),

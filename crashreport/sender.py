@@ -42,7 +42,7 @@ from .reports.usage import transaction
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from .scrub import Scrubber
+    from .privacy import Scrubber
 
 
 class Sender:
@@ -164,16 +164,18 @@ class Sender:
                 self.spool.put(data)
 
     def _scrubber(self, record: dict[str, Any]) -> Scrubber:
-        from .scrub import Scrubber, machine_context
+        from . import inapp
+        from .privacy import Scrubber, machine_context
 
         scrub = record.get("scrub") or {}
         key = tuple(tuple(scrub.get(k) or ()) for k in ("patterns", "keys", "words"))
         scrubber = self._scrubbers.get(key)
         if scrubber is None:
+            context = machine_context(app_roots=inapp.app_roots(self.app))
             try:
-                scrubber = Scrubber(machine_context(), patterns=key[0], keys=key[1])
+                scrubber = Scrubber(context, patterns=key[0], keys=key[1], words=key[2])
             except Exception:  # a pattern that does not compile here: the defaults, never none
-                scrubber = Scrubber(machine_context())
+                scrubber = Scrubber(context, words=key[2])
             self._scrubbers[key] = scrubber
         return scrubber
 

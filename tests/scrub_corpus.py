@@ -16,7 +16,7 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from crashreport.scrub import MachineContext, machine_context
+from crashreport.privacy import MachineContext, machine_context
 
 HOME = "/home/alice"
 HOST = "alice-thinkpad"

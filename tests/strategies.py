@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crashreport.scrub import MachineContext, machine_context
+from crashreport.privacy import MachineContext, machine_context
 
 #: Each property test's example count is multiplied by this in the ``explore`` profile.
 EXPLORE_FACTOR = 40
@@ -185,3 +185,71 @@ def yaml_documents() -> st.SearchStrategy[object]:
     section = st.dictionaries(config_keys, tree, max_size=6)
     return st.one_of(tree, st.fixed_dictionaries({"telemetry": section}),
                      st.fixed_dictionaries({"telemetry": tree}))  # fmt: skip
+
+
+# -- tokens from outside the program (tests/test_privacy_property.py) ----------------------------
+#: Letters of several scripts: a user's name, town or file is written in any of them.
+SCRIPTS = (
+    "abcdefghijklmnopqrstuvwxyz", "äöüßéèêëçñåøæœłśźżčřšžőűğışţ", "αβγδεζηθικλμνξοπρστυφχψω",
+    "абвгдежзийклмнопрстуфхцчшщыэюя", "的一是不了人我在有他这中大来上国个到说们为子和你地出道",
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "अआइईउऊएऐओऔकखगघचछजझटठडढणतथदधनपफबभमयरलवशषसह",
+)  # fmt: skip
+
+
+@st.composite
+def foreign_tokens(draw: st.DrawFn) -> str:
+    """A word that is not program text: 5-10 letters of one script, maybe with digits."""
+    letters = draw(st.sampled_from(SCRIPTS))
+    word = draw(st.text(st.sampled_from(letters), min_size=5, max_size=10))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(word)))
+        word = word[:at] + draw(st.text(st.sampled_from("0123456789"), min_size=1, max_size=3)) + word[at:]
+    return word
+
+
+#: How a token is written where it is planted.
+SPELLINGS = ("as is", "upper", "title", "nfd", "ascii", "percent")
+
+
+def spell(token: str, how: str) -> str:
+    import unicodedata
+    from urllib.parse import quote
+
+    if how == "upper":
+        return token.upper()
+    if how == "title":
+        return token.title()
+    if how == "nfd":
+        return unicodedata.normalize("NFD", token)
+    if how == "ascii":
+        folded = unicodedata.normalize("NFKD", token).encode("ascii", "ignore").decode()
+        return folded if len(folded) >= 5 else token
+    if how == "percent":
+        return quote(token, safe="")
+    return token
+
+
+#: Numbers that are the user's: dates, phone numbers, ids, amounts (a run of digit groups).
+user_numbers = st.one_of(
+    st.builds("{:02d}.{:02d}.{}".format, st.integers(1, 28), st.integers(1, 12), st.integers(1900, 2030)),
+    st.builds("+{} {} {}".format, st.integers(1, 99), st.integers(100, 999), st.integers(100000, 9999999)),
+    st.builds("{}-{:02d}-{:02d}".format, st.integers(1900, 2030), st.integers(1, 12), st.integers(1, 28)),
+    st.integers(10000, 10**12).map(str),
+    st.integers(1000, 9999).map(str),  # a year, a customer's number
+    st.builds("{}.{:03d},{:02d}".format, st.integers(1, 999), st.integers(0, 999), st.integers(0, 99)),
+)  # fmt: skip
+
+#: Messages as code writes them, with ``{}`` where the run's data goes.
+MESSAGE_TEMPLATES = (
+    "cannot open {}", "No such file or directory: '{}'", "invalid literal for int() with base 10: '{}'",
+    "user {} not found", "{} is not a valid value", "failed to parse {} at line 3",
+    "KeyError: {}", "connection to {} refused", "expected str, got {}", "{}",
+)  # fmt: skip
+
+#: Where a planted token goes, as the text around it (``{}``: the token).
+PLACES = (
+    "{}", "/home/{}/Documents/{}.pdf", "C:\\Users\\{}\\Desktop\\notes.txt", "~/{}/data.csv",
+    "Acme {}/Steuer 2026/{} Belege.xlsx", "https://{}.example.net/api/{}/items?q={}",
+    "https://api.example.com/customers/{}/documents/{}", "'{}'", '"{}"', "{}@example.org",
+    "templates/{}.html", "{}'s files", "--name={}", "{}-{}", "{}_{}.json",
+)  # fmt: skip

@@ -30,7 +30,7 @@ def assert_demo_output(stdout: str, home: Path) -> None:
     """The comparison a user alice sees (also from an installed wheel: test_packaging)."""
     out = unwrap(stdout)
     assert "\033[" not in out  # NO_COLOR and not a terminal
-    assert "FileNotFoundError: [Errno 2] No such file or directory: '<path>'" in out
+    assert "FileNotFoundError: [Errno 2] No such file or directory: '<path>.pdf'" in out
     # What plain sentry-sdk sends and crashreport removes, marked as such.
     assert re.search(r"^- server_name\s+\S", out, re.MULTILINE)
     assert re.search(r"^- extra\.sys\.argv\s+.*/home/alice/", out, re.MULTILINE)

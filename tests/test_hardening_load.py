@@ -2,7 +2,7 @@
 
 Memory and the outbox must stay bounded, the host's speed must not be dominated by telemetry
 (the wall time of the loop is compared with the same program with telemetry off), and the
-per-run error cap (:class:`crashreport.errorcap.ErrorCap`) must send the first distinct errors,
+per-run error cap (:class:`crashreport.run.errorcap.ErrorCap`) must send the first distinct errors,
 count the rest, and never hold back a crash.
 """
 
@@ -30,7 +30,7 @@ LOOP = textwrap.dedent("""
     import json, logging, os, sys, time
     import crashreport
     logging.basicConfig(stream=open(os.devnull, "w"))
-    crashreport.init("mytool", dsn=os.environ.get("LOAD_DSN") or None)
+    crashreport.init("mytool", dsn=os.environ.get("LOAD_DSN") or None, safe_words=["lookup"])
     log = logging.getLogger("load")
     n, distinct = int(sys.argv[1]), sys.argv[2] == "distinct"
     start = time.perf_counter()
@@ -125,7 +125,8 @@ def test_ten_thousand_distinct_errors_send_the_first_fifty(
 
 CAPPED = textwrap.dedent("""
     import logging, sys, threading, crashreport
-    crashreport.init("mytool", dsn={dsn!r}, max_errors=eval(sys.argv[1]))
+    crashreport.init("mytool", dsn={dsn!r}, max_errors=eval(sys.argv[1]),
+                     safe_words=["step", "capped"])
     log = logging.getLogger("capped")
     for i in range(5):
         for _ in range(3):  # each distinct error three times

@@ -15,7 +15,8 @@ from .test_delivery import next_run, outbox
 def test_fork_does_not_duplicate_the_session(home: Path, sentry_server: SentryServer) -> None:
     code = textwrap.dedent(f"""
         import os, sys, multiprocessing, crashreport, logging
-        crashreport.init('mytool', dsn={sentry_server.dsn!r}, subcommand='fan-out')
+        crashreport.init('mytool', dsn={sentry_server.dsn!r}, subcommand='fan-out',
+                         safe_words=['worker', 'fan'])
 
         def work(n):
             if n == 2:
@@ -83,7 +84,7 @@ DSN = os.environ["FAN_DSN"] or None
 def setup():
     # A spawned worker starts a fresh interpreter: it calls init itself, as an app would.
     if multiprocessing.get_start_method() == "spawn":
-        crashreport.init("mytool", dsn=DSN, subcommand="worker")
+        crashreport.init("mytool", dsn=DSN, subcommand="worker", safe_words=["worker", "fan"])
 
 
 def work(n):
@@ -93,7 +94,7 @@ def work(n):
 
 
 if __name__ == "__main__":
-    crashreport.init("mytool", dsn=DSN, subcommand="fan-out")
+    crashreport.init("mytool", dsn=DSN, subcommand="fan-out", safe_words=["worker", "fan"])
     ctx = multiprocessing.get_context(sys.argv[1])
     with ctx.Pool(3, initializer=setup) as pool:
         print(sum(pool.map(work, range(8))))

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crashreport.scrub import Scrubber
+from crashreport.privacy import Scrubber
 
 from .conftest import run_python
 from .sentry_server import SentryServer
@@ -248,7 +248,8 @@ BEFORE_SEND = textwrap.dedent("""
         }})
         return event
 
-    crashreport.init("mytool", dsn={dsn!r}, before_send=hostile)
+    # not mytool: its source holds "acme" and "taxes-2025" (program text, kept by design)
+    crashreport.init("hostileapp", dsn={dsn!r}, before_send=hostile)
     raise OSError("cannot open /home/alice/acme-holdings/taxes-2025.pdf")
 """)
 
@@ -258,7 +259,7 @@ def test_a_hostile_before_send_is_scrubbed_end_to_end(
 ) -> None:
     code = BEFORE_SEND.format(dsn=sentry_server.dsn)
     off = run_python(home, "-c", code)
-    run = run_python(home, "-c", code, env={"MYTOOL_TELEMETRY": "errors"})
+    run = run_python(home, "-c", code, env={"HOSTILEAPP_TELEMETRY": "errors"})
     assert (run.returncode, run.stdout, run.stderr) == (off.returncode, off.stdout, off.stderr)
     events = sentry_server.wait_for("event", 1, timeout=10)
     assert len(events) == 1

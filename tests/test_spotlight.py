@@ -158,7 +158,8 @@ def test_init_option_and_config_override(home: Path, sentry_server: SentryServer
     code = (
         "import crashreport, sys\n"
         "cfg = {'telemetry': {'collect': True, 'spotlight': %s}}\n"
-        f"crashreport.init('mytool', config=cfg, spotlight={sidecar_url(sentry_server)!r})\n"
+        f"crashreport.init('mytool', config=cfg, spotlight={sidecar_url(sentry_server)!r},\n"
+        "                 safe_words=['boom'])\n"
         "raise RuntimeError('boom')\n"
     )
     run_python(home, "-c", code % "None")  # the app author's option alone

@@ -11,13 +11,17 @@ import pytest
 from .conftest import Run, run_mytool, run_python
 from .sentry_server import SentryServer
 
+#: The script is the app here but not installed code: it declares its own words as safe.
+WORDS = ["git", "push", "rejected", "negative", "value", "url", "kind", "api", "download",
+         "convert", "fetch", "changes", "bytes"]
+
 
 def run_app(home: Path, server: SentryServer, body: str, level: str = "all") -> Run:
     """Run ``body`` after init; ``level`` is the user's config (the app variable cannot be
     overridden by set_level, the config can: it is the user changing their mind in the app)."""
-    code = "import sys, crashreport\n" + (
+    code = f"import sys, crashreport\nWORDS = {WORDS!r}\n" + (
         f"crashreport.init('mytool', dsn={server.dsn!r}, subcommand='sync', "
-        f"config={{'telemetry': {{'collect': {level!r}}}}})\n"
+        f"config={{'telemetry': {{'collect': {level!r}}}}}, safe_words=WORDS)\n"
     ) + textwrap.dedent(body)  # fmt: skip
     return run_python(home, "-c", code)
 

@@ -23,8 +23,8 @@ from .. import inapp
 from .._safe import guard
 from ..consent import Level
 from ..delivery.outbox import Outbox
+from ..privacy import Scrubber, machine_context, structure_breadcrumb, structure_event
 from ..release import package_versions, release_for
-from ..scrub import Scrubber, machine_context
 from .transport import QueueingTransport
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         subcommand: str | None
         trace_id: str
         span_id: str
-        breadcrumbs: deque[tuple[float, int, str, Any, Any]] | None
+        breadcrumbs: deque[LogRecord] | None
 
 #: Breadcrumbs an event carries (sentry-sdk's default is 100; a CLI needs the last few).
 MAX_BREADCRUMBS = 30
@@ -70,7 +70,8 @@ class Capture:
                         max_bytes=o.max_queued_bytes)  # fmt: skip
         spotlight = Outbox(paths.spotlight_dir, paths.spotlight_dir / "sent", sent_keep=0) \
             if o.spotlight else None  # fmt: skip
-        self.scrubber = Scrubber(machine_context(), patterns=o.scrub_patterns, keys=o.scrub_keys)
+        self.scrubber = Scrubber(machine_context(app_roots=inapp.app_roots(o.app)),
+                                 patterns=o.scrub_patterns, keys=o.scrub_keys, words=o.safe_words)
         options = {"dsn": o.dsn}
         self.transport = QueueingTransport(options, self.scrubber, outbox, spotlight,
                                            echo_enabled(os.environ))  # fmt: skip
@@ -103,6 +104,8 @@ class Capture:
                                       "version": platform.python_version()})  # fmt: skip
         scope.set_context("packages", dict(self.packages))
         if run.level is Level.ALL:
+            # The error names the run's usage record (the subcommand), as Sentry expects.
+            scope.set_transaction_name(run.subcommand or o.app, source="custom")
             # The run's trace: a crash shows up inside the run's usage record in Sentry, and its
             # envelope carries the same trace header (sampling context) as the usage record's.
             sentry_sdk.continue_trace({"sentry-trace": f"{run.trace_id}-{run.span_id}-1",
@@ -121,19 +124,25 @@ class Capture:
         return ",".join(f"sentry-{k}={quote(v, safe='')}" for k, v in header.items())
 
     def set_subcommand(self, name: str | None) -> None:
-        sentry_sdk.get_global_scope().set_tag("subcommand", name)
+        scope = sentry_sdk.get_global_scope()
+        scope.set_tag("subcommand", name)
+        if self.run.level is Level.ALL:
+            scope.set_transaction_name(name or self.run.options.app, source="custom")
 
     def _breadcrumbs(self) -> None:
-        """Hand the run's recent log records to sentry-sdk as breadcrumbs (each one once)."""
+        """Hand the run's recent log records to sentry-sdk as breadcrumbs (each one once); a
+        message is its format string with each argument checked (:mod:`crashreport.privacy`)."""
         crumbs = self.run.breadcrumbs
         while crumbs:
-            created, levelno, name, msg, args = crumbs.popleft()
-            message = str(msg)
-            if args:
-                with guard():
-                    message = message % args
-            sentry_sdk.add_breadcrumb(type="log", category=name, level=_LEVELS.get(levelno, "info"),
-                                      message=message, timestamp=_utc(created))  # fmt: skip
+            record = crumbs.popleft()
+            crumb = {"type": "log", "category": record.name,
+                     "level": _LEVELS.get(record.levelno, "info"), "message": str(record.msg),
+                     "timestamp": _utc(record.created)}  # fmt: skip
+            with guard():
+                crumb["message"] = record.getMessage()
+            with guard():
+                structure_breadcrumb(crumb, {"log_record": record})
+            sentry_sdk.add_breadcrumb(crumb)
 
     def exception(self, exc: BaseException, *, handled: bool, mechanism: str) -> bool:
         """Queue an event for ``exc``; False when nothing was queued (the app's before_send
@@ -169,6 +178,8 @@ class Capture:
                 return None
             event = result
         event["modules"] = dict(self.packages)
+        with guard():  # messages rebuilt from the live objects: what text rules cannot see
+            structure_event(event, hint)
         return event
 
 

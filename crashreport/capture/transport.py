@@ -12,7 +12,7 @@ from sentry_sdk.transport import Transport
 from .._safe import guard, warn
 from ..delivery.outbox import Outbox
 from ..payload import allow
-from ..scrub import Scrubber
+from ..privacy import Scrubber
 
 #: Item types whose payload is JSON we know how to scrub; anything else (attachments, profiles,
 #: replays) is dropped: we cannot promise what bytes of unknown shape contain. (The field table,

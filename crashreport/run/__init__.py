@@ -71,7 +71,7 @@ class Run:
         self.errors = 0  # handled errors reported
         self.spans: list[dict[str, Any]] = []
         self.spans_dropped = 0
-        self.breadcrumbs: deque[tuple[float, int, str, Any, Any]] | None = None
+        self.breadcrumbs: deque[LogRecord] | None = None
         self.error_cap = ErrorCap(options.max_errors)
         self.counters = usage.COUNTERS
         self._capture: Capture | None = None
@@ -172,8 +172,7 @@ class Run:
                     self.deliver(at_exit=False)
             else:
                 self.counters.add(ERRORS_DROPPED)
-        self.breadcrumbs.append((record.created, record.levelno, record.name, record.msg,
-                                 record.args))  # fmt: skip
+        self.breadcrumbs.append(record)
 
     def report(self, exc: BaseException, *, handled: bool = True, mechanism: str = "generic") -> None:
         """Report an exception the program caught (or one that ended a thread or the run)."""

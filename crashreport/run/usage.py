@@ -93,9 +93,9 @@ class Action(ContextDecorator):
         if exc_type is not None:
             self.outcome = "error"
             self.error_type = exc_type.__name__
-            # Whole: a message is cut only after it is scrubbed (a cut can break a shape the
-            # scrubber would have recognised).
-            self.error_message = str(exc) if exc is not None else None
+            # Whole: the scrubber sees the full text and cuts only after (a cut e-mail or token
+            # no longer has the shape a secret rule knows); rebuilt from its structure if known.
+            self.error_message = _message(exc) if exc is not None else None
         elif _failed(self.data.get("exit_code"), self.data.get("status_code")):
             self.outcome = "error"
         if self._sink is not None:
@@ -113,6 +113,14 @@ class Action(ContextDecorator):
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _message(exc: BaseException) -> str:
+    """The exception's message: rebuilt from its structure where crashreport knows it (an
+    OSError's file names become placeholders), else its text (scrubbed before sending)."""
+    from ..privacy.structured import exception_value
+
+    return exception_value(exc) or str(exc)
 
 
 def _failed(exit_code: object, status_code: object) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -14,15 +15,15 @@ from hypothesis import HealthCheck, example, given, settings
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.scrubber import EventScrubber
 
-from crashreport import scrub as scrub_module
 from crashreport.capture.transport import scrub_envelope
-from crashreport.scrub import (
+from crashreport.privacy import (
     ERROR,
     FILTERED,
     REMOVE_KEYS,
     MachineContext,
     Scrubber,
     machine_context,
+    rules,
 )
 
 from . import scrub_corpus, strategies
@@ -97,27 +98,30 @@ def crumbs(event: dict[str, Any]) -> list[str]:
 HOST_NAME = socket.gethostname()
 
 #: (rule, the breadcrumb the script logged -> what must be sent instead); {home}/{host} filled in.
+#: The script is the user's own (not installed code): the words of its log lines are the user's
+#: text too, and only the words of the installed code involved (logging, json, yaml) and
+#: CPython's are kept.
 BREADCRUMB_TABLE = [
     ("home folder", "home is {home}", "home is ~"),
     ("user names at word boundaries", "hello ALICE, alice.smith and Alice from {host} ",
-     "hello <user>, <user>.smith and <user> from <host> "),
+     "hello <user>, <user>.<text> and <user> from <host> "),
     ("e-mail, IPv4, IPv6", "mail alice.smith@example.com from 203.0.113.77 and "
-     "2001:db8:85a3::8a2e:370:7334", "mail <email> from <ip> and <ip>"),
-    ("URL user:password and query", "fetching https://alice:pa55w0rd-url@api.example.com/v1?"
-     "key=q-hidden-77", "fetching https://[Filtered]@api.example.com/v1?[Filtered]"),
+     "2001:db8:85a3::8a2e:370:7334", "<text> <email> from <ip> and <ip>"),
+    ("URL user:password, host and query", "fetching https://alice:pa55w0rd-url@api.example.com/v1?"
+     "key=q-hidden-77", "<text> https://[Filtered]@<host>/v1?key=<text>"),
     ("GitHub and AWS keys", "token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 aws "
-     "AKIAIOSFODNN7EXAMPLE", "[Filtered] aws [Filtered]"),
+     "AKIAIOSFODNN7EXAMPLE", "[Filtered] <text> [Filtered]"),
     ("Slack and Stripe keys", "slack xoxb-1234567890-abcdefghij stripe "
-     "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "slack [Filtered] stripe [Filtered]"),
-    ("JWT", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl", "jwt [Filtered]"),
+     "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "<text> [Filtered] <text> [Filtered]"),
+    ("JWT", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl", "<text> [Filtered]"),
     ("PEM private key", "key -----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
      "-----END RSA PRIVATE KEY-----", "key [Filtered]"),
-    # a breadcrumb (data) that mentions a password is filtered whole, as Relay's defaults do;
-    # in free text (messages, exception values) only the pairs go: see STRING_TABLE
+    # a breadcrumb is data: one that mentions a password is filtered whole, as Relay's defaults
+    # do (in messages and exception values only the pair's value goes: see STRING_TABLE)
     ("password= and token: pairs", "login with password=hunter2-xyzzy and token: tok-99887766",
      "[Filtered]"),
     ("the user's own files", "opened {home}/clients/acme-holdings/taxes-2025.pdf",
-     "opened <path>"),
+     "opened <path>.pdf"),
     ("Windows home paths", "windows path C:\\Users\\alice\\Documents\\acme-holdings\\cfg.ini",
      "windows path <path>"),
 ]  # fmt: skip
@@ -140,11 +144,12 @@ def test_breadcrumb_rules_on_a_real_event(captured: dict[str, Any], rule: str, l
 
 def test_exception_value_and_frames_of_a_real_crash(captured: dict[str, Any]) -> None:
     [exc] = captured["crash"]["exception"]["values"]
-    assert exc["value"] == "[Errno 2] No such file or directory: '<path>'"
+    assert exc["value"] == "[Errno 2] No such file or directory: '<path>.pdf'"
     frames = exc["stacktrace"]["frames"]
     raw_frames = captured["raw"][1]["exception"]["values"][0]["stacktrace"]["frames"]
     assert len(frames) == len(raw_frames)  # the shape Sentry groups by is kept
-    assert {f["abs_path"] for f in frames} == {"report_tool.py"}  # the script: base name only
+    # the script is the user's: its base name, only as far as its words are program text
+    assert {f["abs_path"] for f in frames} == {"report_<text>.py"}
     assert all("vars" not in f for f in frames)
     assert all("vars" in f for f in raw_frames)
     load, raw_load = frames[-1], raw_frames[-1]
@@ -161,6 +166,8 @@ def test_installed_code_frames_are_relative_to_their_root(captured: dict[str, An
     paths = [(f["module"], f["abs_path"], f["filename"]) for f in exc["stacktrace"]["frames"]]
     assert ("json.decoder", "json/decoder.py", "json/decoder.py") in paths
     assert ("json", "json/__init__.py", "__init__.py") in paths
+    # the user's script logged it: its own words are the user's text, but "settings" is also
+    # CPython's (a message in lib-dynload), so it stays
     assert captured["handled"]["logentry"]["formatted"] == "could not parse the settings of <user>"
 
 
@@ -170,13 +177,15 @@ def test_fields_that_are_never_sent(captured: dict[str, Any]) -> None:
     assert "server_name" not in clean
     assert "sys.argv" in raw["extra"]
     assert "sys.argv" not in clean["extra"]
-    assert clean["user"] == {"id": "abc123"}
-    assert clean["request"] == {"url": "https://[Filtered]@example.com/x?[Filtered]",
+    assert clean["user"] == {"id": "<text>"}  # "abc123" is not an anonymous id's shape
+    assert clean["request"] == {"url": "https://[Filtered]@<host>/x?key=<text>",
                                 "method": "GET"}  # fmt: skip
     assert clean["modules"] == raw["modules"]  # the reporter sets it; left as given
     assert clean["extra"]["api_key"] == FILTERED
-    assert clean["contexts"]["login"] == {"auth_header": FILTERED, "user": "<user>"}
-    assert clean["tags"]["account"] == "<user>.smith"
+    assert clean["contexts"]["login"] == {"<text>_header": FILTERED, "user": "<user>"}
+    assert clean["tags"] == {"account": "<user>.<text>"}
+    assert clean["contexts"]["trace"]["trace_id"] == raw["contexts"]["trace"]["trace_id"]
+    assert clean["contexts"]["runtime"]["version"] == raw["contexts"]["runtime"]["version"]
     assert clean["release"] == "tool@1.0"
 
 
@@ -184,8 +193,11 @@ def test_session_keeps_its_fields_without_the_ip(captured: dict[str, Any]) -> No
     raw, clean = captured["raw_session"], captured["session"]
     assert "ip_address" in raw["attrs"]
     assert "ip_address" not in clean["attrs"]
-    assert {k: v for k, v in clean.items() if k != "attrs"} == {
-        k: v for k, v in raw.items() if k != "attrs"}  # fmt: skip
+    assert clean["attrs"] == {k: v for k, v in raw["attrs"].items() if k != "ip_address"}
+    assert raw["did"] == "abc123"
+    assert clean["did"] == "<text>"  # not an anonymous id's shape: text rules
+    assert {k: v for k, v in clean.items() if k not in ("attrs", "did")} == {
+        k: v for k, v in raw.items() if k not in ("attrs", "did")}  # fmt: skip
 
 
 def test_nothing_personal_survives_in_real_events(captured: dict[str, Any]) -> None:
@@ -217,6 +229,12 @@ def test_example_app_crash_end_to_end(home: Path, sentry_server: SentryServer) -
     assert "taxes-2025" not in text
     assert "<path>" in event["exception"]["values"][0]["value"]
     assert relay_changes(event) == []
+    # the app's own code (editable-installed from examples/mytool) is program text: its frames
+    # keep their source lines and names, relative to the package
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    own = [f for f in frames if f["abs_path"].startswith("<app>/mytool/")]
+    assert len(own) == 3
+    assert all(f["context_line"] for f in own)
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -253,6 +271,12 @@ def assert_same_shape(raw: Any, clean: Any) -> None:
 # Found by Hypothesis (issue 17): a URL ran on through '[' and swallowed the key of a pair.
 @example({" file:///home/alice/acme-holdings[[Password: hunter2-xyzzy ": None})
 @example({"tag 4111 1111 1111 1111": "x"})
+# Found by Hypothesis: collapsing one quoted value brought two quotes together (not idempotent).
+@example({"'alice 'password=hunter2-xyzzy'": None})
+# Found exploring: a run of placeholders after a URL became part of its query the second time.
+@example({"": None, " https://bob:pa55w0rd-url@example.com/x?key=q-secret-77 BI;alice ": []})
+# Found exploring: a secret pair that takes shape only once a path became <path>.
+@example("COOKIE '/home/alice/My Files/acme-holdings x'[0")
 def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
     clean = SCRUBBER.scrub(value)
     assert strategies.leaks(clean) == []
@@ -265,6 +289,10 @@ def test_payload_no_canary_shape_kept_idempotent(value: Any) -> None:
 # Found by Hypothesis: a pair whose value is another key ("APIKEY: Password: x") kept x.
 @example(strategies.event_with(tags={"APIKEY: Password: hunter2-xyzzy ": ""}))
 @example(strategies.event_with(tags={"4111 1111 1111 1111": "x", "a 4111 1111 1111 1111": ""}))
+# Found exploring: "+0" after a number was kept as a word, and as a signed number it was not.
+@example(strategies.event_with(extra={"sys.argv": [], "": "00+0"}))
+# Found exploring: a pair's value was taken for the next key's ("PASSWD: password=x").
+@example(strategies.event_with(extra={"sys.argv": [], " alice PASSWD: password=hunter2-xyzzy ": None}))
 def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
     clean = SCRUBBER.scrub_event(event)
     assert strategies.leaks(clean) == []
@@ -279,6 +307,9 @@ def test_event_no_canary_shape_kept_idempotent(event: dict[str, Any]) -> None:
 
 @PROPS
 @given(strategies.planted_text())
+# Found exploring: a number before an IPv6 address ran on into it, and the address was missed.
+@example(" alice 0 2001:db8:85a3::8a2e:370:7334 ")
+@example(" 2001:db8:85a3::8a2e:370:7334: ")  # and one followed by a colon was missed
 def test_relay_finds_nothing_in_scrubbed_text(text: str) -> None:
     clean = SCRUBBER.scrub_event({"extra": {"note": text}, "breadcrumbs": {"values": [
         {"message": text}]}})  # fmt: skip
@@ -303,57 +334,69 @@ def test_corpus_canaries_left_by_each_scrubber() -> None:
 
 
 # -- unit rules and robustness --------------------------------------------------------------------
+REAL_ROOTS = machine_context({"HOME": "/home/alice"}).roots
+STDLIB = next(root for root, label in REAL_ROOTS if label == "<stdlib>")
+SITE = next(root for root, label in REAL_ROOTS if label == "<site-packages>")
 CTX = MachineContext(home=("/home/alice",), user_names=("alice", "root"),
-                     host_names=("ws-4471.example.org", "ws-4471"),
-                     roots=(("/usr/lib/python3.12/site-packages", "<site-packages>"),
-                            ("/usr/lib/python3.12", "<stdlib>")))  # fmt: skip
+                     host_names=("ws-4471.example.org", "ws-4471"), roots=REAL_ROOTS)  # fmt: skip
 
+#: (text, what is sent) with CPython's words only (no source file): a word that is not one of
+#: them becomes <text>.
 STRING_TABLE = [
     ("/home/alice", "~"),
-    ("see /home/alice/notes/plan.md.", "see <path>."),
-    ("'/home/alice/My Files/a b.pdf'", "'<path>'"),
-    ("~/clients/acme/taxes-2025.pdf", "<path>"),
+    ("see /home/alice/notes/plan.md.", "see <path>."),  # .md: not in mimetypes' table
+    ("'/home/alice/Acme Files/a b.pdf'", "'<path>.pdf'"),
+    ("~/clients/acme/taxes-2025.pdf", "<path>.pdf"),
     ("/Users/bob", "~"),
-    ("C:\\Users\\bob\\x.txt and C:/Users/bob", "<path> and ~"),
-    ("/usr/lib/python3.12/site-packages/yaml/reader.py", "<site-packages>/yaml/reader.py"),
-    ("/usr/lib/python3.12/json/decoder.py:12", "<stdlib>/json/decoder.py:12"),
-    ("/etc/ssl/certs/ca.pem", "/etc/ssl/certs/ca.pem"),
-    ("root logger at the root of alice's tree", "root logger at the root of <user>'s tree"),
-    ("malice and alicent stay; alice_x, ALICE.smith go", "malice and alicent stay; <user>_x, "
-     "<user>.smith go"),
+    ("C:\\Users\\bob\\acme.txt and C:/Users/bob", "<path>.txt and ~"),
+    (f"{SITE}/yaml/reader.py", "<site-packages>/yaml/reader.py"),
+    (f"{STDLIB}/json/decoder.py:12", "<stdlib>/json/decoder.py:12"),
+    (f"{STDLIB}/json/no-such-module.py", "<path>.py"),  # only installed files keep their path
+    ("/etc/passwd and /dev/null", "/etc/passwd and /dev/null"),  # program text: kept
+    ("root of alice's tree", "root of <user>'s tree"),
+    ("malice and alicent; alice_x, ALICE.smith", "<text> and <text>; <user>_x, <user>.<text>"),
     ("on ws-4471.example.org and ws-4471.local", "on <host> and <host>.local"),
-    ("a / b, and/or 3/4, 2025/01/02, x[::2], 1.2.3",
-     "a / b, and/or 3/4, 2025/01/02, x[::2], 1.2.3"),
-    ("mytool@1.4.2 from 10.0.0.1:8080 and [fe80::1ff:fe23:4567:890a]",
-     "mytool@1.4.2 from <ip>:8080 and [<ip>]"),
-    ("card 4111-1111-1111-1111 not 4111-1111-1111-1112", "card [Filtered] not 4111-1111-1111-1112"),
-    ("card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 paid", "card [Filtered] paid"),
-    ("ssn 123-45-6789, iban GB82WEST12345698765432", "ssn [Filtered], iban [Filtered]"),
-    ("Authorization: Bearer abc.def-ghi", "[Filtered]"),
-    ("login with password=hunter2 and token: tok-99887766", "login with [Filtered] and [Filtered]"),
-    ("run --api-key 12ab34cd56 now", "run [Filtered] now"),
-    ('    secret_token = "ghp_x"  # note', "    [Filtered]  # note"),
-    ("git@github.com:org/repo.git", "<email>:org/repo.git"),
-    ("<path> ~ <user> <host> [Filtered] <ip> <email>", "<path> ~ <user> <host> [Filtered] <ip> "
-     "<email>"),
-    # paths right after ':', '-' or '$', and quoted relative paths (review findings)
+    ("a / b, and/or, x[::2], 1.2.3", "a / b, and/or, x[::2], 1.2.3"),
+    ("line 1 column 1 (char 0), base 10, [Errno 2], -1, 3.11.7, 0.25, line 1234, port 8080",
+     "line 1 column 1 (char 0), base 10, [Errno 2], -1, 3.11.7, 0.25, line 1234, port 8080"),
+    ("Steuer 2026, 1987, 4711", "<text> <number>, <number>, <number>"),
+    ("born 14.03.1987, call +49 170 1234567 or 0170/1234567, id 4711-0815, order 123456, 2026-03-14",
+     "<text> <number>, call <number> or <number>, id <number>, order <number>, <number>"),
+    ("mytool@1.4.2 from 10.0.0.1:8080 and [fe80::1ff:fe23:4567:890a] ::ffff:192.168.178.23",
+     "<text>@1.4.2 from <ip>:8080 and [<ip>] <ip>"),
+    ("mac 00:1a:2b:3c:4d:5e, uuid 3f2a9c1e-1234-4abc-8def-0123456789ab", "mac <mac>, <text> <id>"),
+    ("card 4111-1111-1111-1111 not 4111-1111-1111-1112", "<text> [Filtered] not <number>"),
+    ("card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 paid", "<text> [Filtered] <text>"),
+    ("ssn 123-45-6789, iban GB82WEST12345698765432 de89-3704-0044-0532-0130-00",
+     "<text> [Filtered], <text> [Filtered] [Filtered]"),
+    ("Authorization: Bearer abc.def-ghi", "<text>: [Filtered]"),
+    ("login with password=hunter2 and token: tok-99887766",
+     "login with password=[Filtered] and token: [Filtered]"),
+    ("run --api-key 12ab34cd56 now", "run --api-key [Filtered] now"),
+    ('    secret_token = "ghp_x"  # note', '    secret_token = "[Filtered]"  # note'),
+    ("hf_" + "a" * 34 + " npm_" + "b" * 36 + " glpat-" + "c" * 20 + " sk-ant-api03-" + "d" * 30
+     + " sk-proj-" + "e" * 30 + " pypi-" + "f" * 60,
+     "[Filtered] [Filtered] [Filtered] [Filtered] [Filtered] [Filtered]"),
+    ("git@github.com:org/repo.git", "<email>:<path>"),
+    # a run of <text> is one
+    ("https://api.acme.de/customers/zoe.mueller%40acme.de/documents/Arztbrief%20Zo%C3%AB.pdf"
+     "?token=abc&page=2#top", "https://<host>/<text>.pdf?token=[Filtered]&page=<text>#<text>"),
+    ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+     "https://<host>/<text>"),
+    ("<path> ~ <user> <host> [Filtered] <ip> <email> <number> <text> <path>.pdf",
+     "<path> ~ <user> <host> [Filtered] <ip> <email> <number> <text> <path>.pdf"),
     ("PATH=/usr/bin:/data/clients/acme/bin", "PATH=/usr/bin:<path>"),
-    ("error:/data/clients/acme/x.txt worker-/srv/acme", "error:<path> worker-<path>"),
     ("No such file or directory: 'clients/acme/taxes-2025.pdf'",
-     "No such file or directory: '<path>'"),
+     "No such file or directory: '<path>.pdf'"),
     ("'reports/2025/q3' and 'application/json'", "'<path>' and 'application/json'"),
+    ("[parameters: ('Zoë Müller-Lüdenscheid', 'zoe@acme.de', '+49 170 1234567', '14.03.1987')]",
+     "[parameters: ('<text>', '<email>', '<number>', '<number>')]"),
+    ("Zo\u0065\u0308 ZOË zoe ZoE Zo%C3%AB", "<text>"),
+    # a number and a unit, a name and its version: both parts program text (found exploring)
+    ("0false 500ms python3 x86_64", "0false 500ms python3 x86_64"),
+    # collapsing one quoted value can make another: done to a fixpoint (idempotence)
+    ("'zq 'name=zr'", "'<text>'<text>'"),
 ]  # fmt: skip
-
-LONG_NAME = MachineContext(home=("/home/alicesmith",), user_names=("alicesmith", "bob"))
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("alicesmith2 xalicesmith ALICESMITH", "<user>2 x<user> <user>"),
-    ("%2Fhome%2Falicesmith%2Fx", "%2Fhome%2F<user>%2Fx"),
-    ("bob.smith but bobsled", "<user>.smith but bobsled"),
-])  # fmt: skip
-def test_long_user_names_anywhere_short_ones_at_boundaries(text: str, expected: str) -> None:
-    assert Scrubber(LONG_NAME).scrub_string(text) == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), STRING_TABLE)
@@ -363,25 +406,48 @@ def test_string_rules(text: str, expected: str) -> None:
     assert scrubber.scrub_string(expected) == expected
 
 
+LONG_NAME = MachineContext(home=("/home/alicesmith",), user_names=("alicesmith", "bob"))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("alicesmith2 ALICESMITH", "<user>2 <user>"),
+    ("%2Fhome%2Falicesmith%2Fx", "<text>"),
+    ("bob.smith but bobsled", "<user>.<text> but <text>"),
+])  # fmt: skip
+def test_this_machines_user_names_go_even_inside_words(text: str, expected: str) -> None:
+    assert Scrubber(LONG_NAME).scrub_string(text) == expected
+
+
+def test_the_apps_safe_words_and_the_vocabulary_of_frames() -> None:
+    """A word is kept when the app author declares it, or when the code on the stack has it."""
+    scrubber = Scrubber(CTX, words=["Kundenkonto", "ERR_QUOTA"])
+    assert scrubber.scrub_string("Kundenkonto ERR_QUOTA frobnicate") == "Kundenkonto ERR_QUOTA <text>"
+    frame = {"abs_path": f"{STDLIB}/json/decoder.py", "module": "json.decoder", "function": "f",
+             "context_line": "x"}  # fmt: skip
+    event = _frame_event(**frame)
+    event["message"] = "JSONDecodeError raw_decode frobnicate"
+    assert Scrubber(CTX).scrub_event(event)["message"] == "JSONDecodeError raw_decode <text>"
+
+
 FRAME_TABLE = [
-    ("/usr/lib/python3.12/site-packages/yaml/reader.py", "yaml.reader", "yaml/reader.py"),
-    ("/usr/lib/python3.12/site-packages/yaml/__init__.py", "yaml", "yaml/__init__.py"),
-    ("/usr/lib/python3.12/site-packages/_x.py", None, "<site-packages>/_x.py"),
-    ("/home/alice/src/tool/tool/cli.py", "tool.cli", "tool/cli.py"),
+    (f"{SITE}/yaml/reader.py", "yaml.reader", "yaml/reader.py"),
+    (f"{SITE}/yaml/__init__.py", "yaml", "yaml/__init__.py"),
+    (f"{STDLIB}/json/decoder.py", None, "<stdlib>/json/decoder.py"),
     ("/home/alice/clients/acme/report.py", "__main__", "report.py"),
-    ("C:\\Users\\alice\\acme\\alice_tool.py", "__main__", "<user>_tool.py"),
+    ("C:\\Users\\alice\\acme\\alice_tool.py", "__main__", "<user>_<text>.py"),
     ("clients/acme/report.py", None, "report.py"),
-    ("/opt/tool/lib/tool/x.py", "tool.x", "tool/x.py"),
-    ("/tmp/rv/myscript2.py", "__main__", "myscript2.py"),
+    ("/tmp/rv/myscript2.py", "__main__", "<text>.py"),
     ("<stdin>", None, "<stdin>"),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "module", "expected"), FRAME_TABLE)
 def test_frame_paths(path: str, module: str | None, expected: str) -> None:
     scrubber = Scrubber(CTX)
-    assert scrubber.frame_path(path, module) == expected
-    assert scrubber.frame_path(expected, module) == expected
+    frame = _first_frame(scrubber.scrub_event(_frame_event(abs_path=path, module=module)))
+    assert frame["abs_path"] == expected
+    again = _first_frame(scrubber.scrub_event(_frame_event(abs_path=expected, module=module)))
+    assert again["abs_path"] == expected
 
 
 def _frame_event(**frame: Any) -> dict[str, Any]:
@@ -393,34 +459,52 @@ def _first_frame(event: dict[str, Any]) -> dict[str, Any]:
     return frame
 
 
-def test_source_lines_of_installed_code_get_every_rule() -> None:
-    """The quick test runs once over a frame's joined lines; a hit must reach its own line even
-    when lower() changes the text's length, and the app author's patterns reach every line."""
-    lines = ["İ" * 40, "x = 1", "see /home/alice/acme/t.txt", "ACME-1234", "done"]
-    event = _frame_event(abs_path="/usr/lib/python3.12/json/x.py", module="json.x",
+def test_source_lines_of_installed_code_lose_only_secrets() -> None:
+    """Installed code's lines are program text: kept, but a secret hard-coded in them and this
+    machine's names go, and the app author's patterns reach every line."""
+    lines = ["İ" * 40, "x = 1", "TOKEN = 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'", "ACME-1234",
+             "done  # by Alice on ws-4471"]
+    event = _frame_event(abs_path=f"{STDLIB}/json/decoder.py", module="json.decoder",
                          pre_context=lines[:2], context_line=lines[2], post_context=lines[3:])
     frame = _first_frame(Scrubber(CTX).scrub_event(event))
     assert (frame["pre_context"], frame["context_line"], frame["post_context"]) == (
-        lines[:2], "see <path>", lines[3:])  # fmt: skip
+        lines[:2], "TOKEN = '[Filtered]'", ["ACME-1234", "done  # by <user> on <host>"])  # fmt: skip
     frame = _first_frame(Scrubber(CTX, patterns=[r"ACME-\d{4}"]).scrub_event(event))
-    assert frame["post_context"] == [FILTERED, "done"]
+    assert frame["post_context"] == [FILTERED, "done  # by <user> on <host>"]
+
+
+def test_a_word_is_known_only_as_a_whole_word(tmp_path: Path) -> None:
+    from crashreport.privacy.vocabulary import Vocabulary
+
+    source = tmp_path / "lib.py"
+    source.write_text("ZOETROPE = 'spinning_wheel'  # mit Grüßen\n", encoding="utf-8")
+    vocab = Vocabulary(frozenset(), [str(source)])
+    assert "zoetrope" in vocab and "Spinning" in vocab and "wheel" in vocab and "grüßen" in vocab
+    assert "zoe" not in vocab and "trope" not in vocab and "spin" not in vocab and "grü" not in vocab
+
+
+def test_tag_keys_keep_to_sentrys_characters() -> None:
+    """Sentry's ingest drops a tag whose key has other characters than a-z, 0-9, _ . : -."""
+    scrubber = Scrubber(CTX)
+    tags = scrubber.scrub_event({"tags": {"Zoë's tag": "x", "kunden nummer": "y", "ok": "z"}})["tags"]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_.:-]{1,200}", k) for k in tags), tags
+    assert len(tags) == 3
+    assert scrubber.scrub_event({"tags": tags})["tags"] == tags
 
 
 def test_frames_with_odd_source_lines_keep_their_types() -> None:
-    """Lines are batched on the assumption that they are strings; one that is not sends the
-    stack trace the careful way, where every value keeps its type and still gets the rules."""
-    odd = {"abs_path": "/usr/lib/python3.12/json/x.py", "module": "json.x",
+    odd = {"abs_path": f"{STDLIB}/json/decoder.py", "module": "json.decoder",
            "pre_context": [1, "alice", None], "context_line": "at /home/alice/a.txt",
            "post_context": ["ok"], "vars": {"a": "alice"}}  # fmt: skip
-    plain = {"abs_path": "/usr/lib/python3.12/json/y.py", "module": "json.y",
-             "pre_context": ["alice"], "context_line": "x", "post_context": []}  # fmt: skip
-    event = {"exception": {"values": [{"stacktrace": {"frames": [odd, plain]}}]}}
+    mine = {"abs_path": "/home/alice/acme/tool.py", "module": "__main__", "function": "acme_main",
+            "pre_context": ["alice", 3], "context_line": "x", "post_context": []}  # fmt: skip
+    event = {"exception": {"values": [{"stacktrace": {"frames": [odd, mine]}}]}}
     frames = Scrubber(CTX).scrub_event(event)["exception"]["values"][0]["stacktrace"]["frames"]
     assert frames == [
-        {"abs_path": "json/x.py", "module": "json.x", "pre_context": [1, "<user>", None],
-         "context_line": "at <path>", "post_context": ["ok"]},
-        {"abs_path": "json/y.py", "module": "json.y", "pre_context": ["<user>"],
-         "context_line": "x", "post_context": []},
+        {"abs_path": "json/decoder.py", "module": "json.decoder", "pre_context": [1, "<user>", None],
+         "context_line": "at /home/<user>/a.txt", "post_context": ["ok"]},
+        {"abs_path": "<text>.py", "module": "__main__", "function": "<text>_main",
+         "pre_context": ["", 3], "context_line": "", "post_context": []},
     ]  # fmt: skip
 
 
@@ -432,24 +516,21 @@ def test_sensitive_keys_at_least_as_wide_as_sentry_sdk() -> None:
                                 "db_password", "GITHUB_TOKEN", "AuthHeader"]}  # fmt: skip
     clean = scrubber.scrub(payload)
     assert set(clean.values()) == {FILTERED}
-    assert set(clean) == set(payload) - REMOVE_KEYS
+    assert len(clean) == len(set(payload) - REMOVE_KEYS)
     assert scrubber.scrub({"token": None, "auth": True, "secret": {"a": 1}, "pwd": 7}) == {
-        "token": None, "auth": True, "secret": FILTERED, "pwd": FILTERED}  # fmt: skip
+        "token": None, "<text>": True, "secret": FILTERED, "pwd": FILTERED}  # fmt: skip
 
 
-def test_app_author_patterns_and_salted_paths() -> None:
-    scrubber = Scrubber(CTX, patterns=[r"ACME-\d{4}"], path_salt=b"kept-on-this-machine")
+def test_app_author_patterns() -> None:
+    scrubber = Scrubber(CTX, patterns=[r"ACME-\d{4}"])
     assert scrubber.scrub_string("order ACME-1234 done") == "order [Filtered] done"
-    one = scrubber.scrub_string("/home/alice/a.txt")
-    assert one.startswith("<path:")
-    assert one == scrubber.scrub_string("/home/alice/a.txt")
-    assert one != scrubber.scrub_string("/home/alice/b.txt")
-    assert one != Scrubber(CTX, path_salt=b"another-machine").scrub_string("/home/alice/a.txt")
-    assert scrubber.scrub_string(one) == one
+    with pytest.raises(re.error):
+        Scrubber(CTX, patterns=["("])
 
 
 def test_keys_are_scrubbed_and_kept_distinct() -> None:
-    clean = Scrubber(CTX).scrub({"/home/alice/a": 1, "/home/alice/b": 2, 3: "alice", None: 1})
+    clean = Scrubber(CTX).scrub({"/home/alice/kunden": 1, "/home/alice/belege": 2, 3: "alice",
+                                 None: 1})  # fmt: skip
     assert clean == {"<path>": 1, "<path>#2": 2, 3: "<user>", None: 1}
 
 
@@ -466,7 +547,7 @@ def test_awkward_values_never_raise() -> None:
         def __str__(self) -> str:
             raise RuntimeError("no")
 
-    clean = scrubber.scrub({"c": cyclic, "b": b"/home/alice/x", "t": ("alice",), "d": deep,
+    clean = scrubber.scrub({"c": cyclic, "b": b"/home/alice/kunden", "t": ("alice",), "d": deep,
                             "h": huge, "w": Weird(), (1, 2): "k", "s": {"alice"}})  # fmt: skip
     assert clean["c"] == {"name": "<user>", "self": "<cycle>"}
     assert clean["b"] == "<path>"
@@ -479,17 +560,17 @@ def test_awkward_values_never_raise() -> None:
     assert scrubber.errors == 1
     assert clean["(1, 2)"] == "k"
     long = scrubber.scrub_string("x " * 40_000 + "alice")
-    assert len(long) <= scrub_module.MAX_STRING
+    assert len(long) <= rules.MAX_STRING
     assert "alice" not in long
 
 
 def test_a_failing_rule_replaces_the_value_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(_s: Scrubber, _text: str) -> str:
+    def boom(_text: str, _vocab: Any) -> str:
         raise ValueError("rule bug")
 
     scrubber = Scrubber(CTX)
-    monkeypatch.setitem(scrubber._replacers, "user", boom)
-    event = scrubber.scrub_event({"message": "hi alice", "extra": {"a": "alice", "b": "ok"}})
+    monkeypatch.setitem(scrubber.rules._handlers, "user", boom)
+    event = scrubber.scrub_event({"message": "hi alice 17", "extra": {"a": "alice 17", "b": "ok"}})
     assert event == {"message": ERROR, "extra": {"a": ERROR, "b": "ok"}}
     assert scrubber.errors == 2  # one per failing string
 
@@ -499,20 +580,28 @@ def test_an_empty_name_in_the_context_is_ignored() -> None:
     assert scrubber.scrub_string("zed at /home/zed") == "<user> at ~"
 
 
-def test_cache_is_bounded() -> None:
-    scrubber = Scrubber(CTX)
-    for i in range(scrub_module.CACHE_SIZE + 10):
-        scrubber.scrub_string(f"line {i} alice")
-    assert len(scrubber._cache_text) <= scrub_module.CACHE_SIZE
-
-
 def test_machine_context_from_environ() -> None:
-    ctx = machine_context({"HOME": "/home/zed", "USER": "zed", "LOGNAME": "zed"})
-    assert "/home/zed" in ctx.home
-    assert "zed" in ctx.user_names
+    ctx = machine_context({"HOME": "/home/zoë.müller", "USER": "zoë.müller"}, app_roots=["/src/app"])
+    assert "/home/zoë.müller" in ctx.home
+    assert {"zoë.müller", "zoe.muller", "zoe.mueller"} <= set(ctx.user_names)
     assert socket.gethostname() in ctx.host_names
+    assert ctx.app_roots == ("/src/app",)
     labels = {label for _, label in ctx.roots}
     assert {"<stdlib>", "<site-packages>", "<python>"} <= labels
+
+
+def test_the_real_name_of_the_account_is_this_users_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    pwd = pytest.importorskip("pwd")
+
+    class Entry:
+        pw_gecos = "Zoë Müller-Lüdenscheid,Raum 4,,"
+
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: Entry())
+    ctx = machine_context({"HOME": "/home/zm", "USER": "zm"})
+    assert {"Zoë Müller-Lüdenscheid", "Zoë", "Zoe", "Müller-Lüdenscheid", "Mueller-Luedenscheid"} <= set(
+        ctx.user_names)  # fmt: skip
+    scrubber = Scrubber(ctx)
+    assert scrubber.scrub_string("for ZOE MUELLER, see Lüdenscheid") == "for <user>, see <user>"
 
 
 def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
@@ -524,7 +613,7 @@ def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
                            type="event"))  # fmt: skip
     envelope.add_item(Item(payload=PayloadRef(json={"did": "x", "attrs": {
         "ip_address": "198.51.100.23", "release": "t@1"}}), type="session"))  # fmt: skip
-    envelope.add_item(Item(payload=PayloadRef(json={"items": [{"body": "/home/alice/x"}]}),
+    envelope.add_item(Item(payload=PayloadRef(json={"items": [{"body": "/home/alice/kunden"}]}),
                            type="log"))  # fmt: skip
     envelope.add_item(Item(payload=PayloadRef(bytes=b"alice"), type="attachment"))
     clean = scrub_envelope(envelope, scrubber)
@@ -533,6 +622,22 @@ def test_transport_scrubs_every_item_and_drops_unknown_ones() -> None:
     assert [i.payload.json for i in clean.items] == [
         {"logger": "<user>"}, {"did": "x", "attrs": {"release": "t@1"}}]  # fmt: skip
     assert clean.headers == {"trace": {"release": "<user>@1"}}
+
+
+def test_protocol_fields_keep_their_values() -> None:
+    """Ids, timestamps, statuses and the sampling context are the protocol's, not the user's:
+    an envelope Sentry can still read, a session it can still count."""
+    scrubber = Scrubber(CTX)
+    headers = {"event_id": "a" * 32, "sent_at": "2026-12-03T10:00:00.123456Z",
+               "trace": {"trace_id": "b" * 32, "public_key": "c" * 32, "sample_rate": "1.0",
+                         "sampled": "true", "sample_rand": "0.420471", "release": "tool@1.0"}}  # fmt: skip
+    assert scrubber.scrub(headers) == headers
+    session = {"sid": "d" * 32, "did": "e" * 32, "init": True, "started": "2026-12-03T10:00:00Z",
+               "status": "crashed", "errors": 1, "duration": 0.5,
+               "attrs": {"release": "tool@1.0", "environment": "production"}}  # fmt: skip
+    assert scrubber.scrub(session) == session
+    odd = scrubber.scrub({"sid": "Zoë Müller", "status": "Kunde 4711", "sample_rate": "hoch"})
+    assert odd == {"sid": "<text>", "status": "<text> <number>", "sample_rate": "<text>"}
 
 
 def test_config_warning_shows_tilde_not_the_home_folder(home: Path) -> None:
@@ -566,9 +671,9 @@ def test_benchmark_measure_runs_and_leaks_nothing() -> None:
     spec.loader.exec_module(bench)
     result = bench.measure(repeat=1)
     assert result["left"]["ours"] == []
-    assert len(result["left"]["sdk_default"]) > 10
-    assert result["ours_cold_eps"] > 0
-    assert result["sdk_default_eps"] > 0
+    assert len(result["left"]["relay_default"]) > 10
+    assert result["ours_warm_eps"] > 0
+    assert result["relay_eps"] > 0
 
 
 def test_source_lines_of_scripts_outside_home_are_blanked_too() -> None:
@@ -578,7 +683,7 @@ def test_source_lines_of_scripts_outside_home_are_blanked_too() -> None:
              "post_context": []}  # fmt: skip
     out = _first_frame(Scrubber(CTX).scrub_event(_frame_event(**frame)))
     assert out["context_line"] == "" and out["pre_context"] == [""]
-    installed = dict(frame, abs_path="/usr/lib/python3.12/json/decoder.py", module="json.decoder")
+    installed = dict(frame, abs_path=f"{STDLIB}/json/decoder.py", module="json.decoder")
     kept = _first_frame(Scrubber(CTX).scrub_event(_frame_event(**installed)))
     assert kept["context_line"] == "x = 1  # my private comment"
 

@@ -1,0 +1,5 @@
+import sys
+
+from belegtool import main
+
+sys.exit(main())
