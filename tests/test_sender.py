@@ -32,7 +32,7 @@ from crashreport.paths import Paths
 from crashreport.sender import Sender, run_in_process, send_now, wait_and_collect
 
 from .conftest import child_env
-from .sentry_server import SentryServer
+from .sentry_server import PUBLIC_KEY, SentryServer
 from .test_delivery import event_ids, fill, outbox
 from .test_outbox import envelope
 
@@ -52,7 +52,7 @@ def test_send_now_posts_each_report_once_with_sentrys_headers(sentry_server: Sen
     assert box.stats()["sent"] == 3
     first = sentry_server.envelopes[0]
     auth = first.request_headers["x-sentry-auth"]
-    assert "sentry_key=public0key" in auth and "sentry_version=7" in auth
+    assert f"sentry_key={PUBLIC_KEY}" in auth and "sentry_version=7" in auth
     assert first.request_headers["user-agent"].startswith("crashreport/")
     assert first.request_headers["content-encoding"] == "gzip"
     assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
@@ -525,7 +525,7 @@ def test_a_segfault_becomes_a_crashed_session_and_a_crash_report(sentry_server: 
     assert (session["sid"], session["status"]) == (crashed["sid"], "crashed")
     [envelope_] = [e for e in sentry_server.envelopes if e.items[0].type == "event"][:1]
     assert envelope_.headers["event_id"] == envelope_.items[0].payload["event_id"]
-    assert envelope_.headers["trace"]["public_key"] == "public0key"
+    assert envelope_.headers["trace"]["public_key"] == PUBLIC_KEY
     sender.close()
 
 
@@ -570,7 +570,7 @@ def test_a_session_too_old_for_sentry_is_counted_not_queued() -> None:
 
 def test_what_a_run_leaves_is_scrubbed_before_it_is_queued() -> None:
     home = str(Path.home())
-    record = _record(ended=time.time(), subcommand=f"open {home}/taxes.pdf", **FINISHED,
+    record = _record(ended=time.time(), subcommand=f"open {home}/Steuerbescheid.pdf", **FINISHED,
                      scrub={"patterns": ["secret-[0-9]+"], "keys": [], "words": []})  # fmt: skip
     record["spans"] = [{"name": "fetch", "start": time.time(), "duration": 0.1, "outcome": "error",
                         "error": {"type": "OSError", "message": f"{home}/x secret-42"}}]
@@ -578,12 +578,12 @@ def test_what_a_run_leaves_is_scrubbed_before_it_is_queued() -> None:
     Sender("mytool").collect()
     box = outbox()
     text = b"".join(box.read(e) for e in box.pending()).decode()
-    assert home not in text and "secret-42" not in text and "taxes" not in text
+    assert home not in text and "secret-42" not in text and "Steuerbescheid" not in text
 
 
 def test_a_scrub_pattern_that_does_not_compile_falls_back_to_the_defaults() -> None:
     home = str(Path.home())
-    record = _record(ended=time.time(), subcommand=f"open {home}/taxes.pdf", **FINISHED,
+    record = _record(ended=time.time(), subcommand=f"open {home}/Steuerbescheid.pdf", **FINISHED,
                      scrub={"patterns": ["(unclosed"], "keys": [], "words": []})  # fmt: skip
     _leave(record)
     Sender("mytool").collect()
@@ -604,7 +604,7 @@ def test_every_envelope_carries_its_header(sentry_server: SentryServer) -> None:
     txn = by_type["transaction"]
     assert txn.headers["event_id"] == txn.items[0].payload["event_id"]
     assert txn.headers["trace"]["trace_id"] == record["trace_id"]
-    assert txn.headers["trace"]["public_key"] == "public0key"
+    assert txn.headers["trace"]["public_key"] == PUBLIC_KEY
     sender.close()
 
 
