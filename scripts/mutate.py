@@ -28,6 +28,8 @@ OUT = ROOT / ".mutation"
 
 #: Module → the tests that pin it (pytest arguments). Fast, in-process tests: each mutant runs
 #: them once (``-x``: a killed mutant stops at its first failure).
+PRIVACY_FAST = ("not transport_scrubs and not end_to_end and not config_warning and not no_canary"
+                " and not benchmark")
 TESTS: dict[str, list[str]] = {
     "crashreport/consent.py": ["tests/test_consent.py"],
     "crashreport/config.py": ["tests/test_config.py", "tests/test_hardening_config.py"],
@@ -46,10 +48,9 @@ TESTS: dict[str, list[str]] = {
     "crashreport/sender.py": ["tests/test_sender.py"],
     "crashreport/run/usage.py": ["tests/test_actions.py"],
     "crashreport/run/errorcap.py": ["tests/test_errorcap.py"],
-    "crashreport/privacy/rules.py": ["tests/test_privacy.py", "tests/test_hardening_scrub.py",
-                                     "tests/test_privacy_property.py",
-                                     "tests/test_privacy_structured.py",
-                                     "-k", "not test_transport_scrubs_every_item"],
+    # the privacy tests that run in process, without the slow property searches
+    "crashreport/privacy/rules.py": ["tests/test_privacy_rules.py", "tests/test_privacy.py",
+                                     "tests/test_privacy_structured.py", "-k", PRIVACY_FAST],
 }
 
 #: Equivalent mutants, per module: (where, the mutant's text, why). ``where`` is the enclosing
