@@ -57,6 +57,11 @@ TESTS: dict[str, list[str]] = {
 #: function (or class, or ``<module>``) and the source line, ``#2`` for its second occurrence
 #: there: it holds when lines move.
 ORDER = "Source's numbers are only compared (precedence), never shown or stored: the order stays"
+POSIX = "getattr's default is used only where os lacks the flag: never on POSIX"
+OPEN_TMP = 'fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)'
+TMP_NAME = 'tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")'
+TMP = "a hidden temporary name of this process, removed after: only that it is unique matters"
+RACE = "the file just put in place holds `fresh`: reading it back gives `fresh` (one process)"
 TYPING = "only a type checker reads it (imports of the stdlib and of .config, loaded by init anyway)"
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
@@ -66,12 +71,26 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ],
     "crashreport/config.py": [
         ('_read_text: flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)',
-         m, "getattr's default is used only where os lacks the flag: never on POSIX") for m in ("1", "-1")
+         m, POSIX) for m in ("1", "-1")
     ] + [
         ('looks_like_dsn: and parts.path.rstrip("/").rsplit("/", 1)[-1].isdigit()', "2",
          "the last part of the path is the same whatever the split's limit"),
         ("parse_level: if isinstance(value, bool):", "None",
          "True and False are the ints 1 and 0: the next line maps them the same"),
+    ],
+    "crashreport/identity.py": [
+        ('read_id: flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)',
+         m, POSIX) for m in ("1", "-1")
+    ] + [
+        (f"_write_aside: {OPEN_TMP}", m, POSIX) for m in ("1", "-1")
+    ] + [
+        (f"_write_aside: {OPEN_TMP}", "'XXO_NOFOLLOWXX'",
+         "O_CREAT | O_EXCL never follows a link (POSIX): a planted one fails the open either way"),
+        (f"_write_aside: {TMP_NAME}", "5", TMP),
+        (f"_write_aside: {TMP_NAME}", "3", TMP),
+        (f"_write_aside: {TMP_NAME}", "'XX.XX'", TMP),
+        ("load_or_create: return read_id(path) or fresh", "read_id(path) and fresh", RACE),
+        ("load_or_create: return read_id(path) or fresh", "None", RACE),
     ],
     "crashreport/options.py": [
         (f"<module>: {ALIAS}", m, TYPING)

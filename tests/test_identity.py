@@ -203,6 +203,10 @@ def test_ids_are_random_uuid4s() -> None:
                 assert values == {(0b1000 >> bit) & 1}, (i, bit)
             else:
                 assert values == {0, 1}, (i, bit)
+    # ... and each independently: no random bit is a copy of another (64 ids: 2**-64 per pair)
+    columns = [sum((int(value, 16) >> bit & 1) << n for n, value in enumerate(ids))
+               for bit in range(128) if bit not in (*range(76, 80), 62, 63)]  # fmt: skip
+    assert len(set(columns)) == 122
 
 
 def test_the_id_reaches_the_disk_before_its_name_appears(
