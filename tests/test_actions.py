@@ -7,6 +7,7 @@ the process itself, fast.)
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import threading
 import time
 from typing import Any
@@ -63,6 +64,14 @@ def test_an_exception_is_recorded_whole_and_raised_untouched(run: Recorder) -> N
     [done] = run.actions
     assert (done["outcome"], done["error_type"], done["error_message"]) == \
         ("error", "ValueError", str(error))  # fmt: skip
+
+
+def test_an_oserrors_file_name_is_a_placeholder_before_it_is_kept(run: Recorder) -> None:
+    """The message is rebuilt from the exception's structure: the user's file name never reaches
+    the scrubber as free text."""
+    with pytest.raises(FileNotFoundError), crashreport.track("open"):
+        raise FileNotFoundError(2, "No such file or directory", "/home/zoe/Steuerbescheid.pdf")
+    assert run.actions[0]["error_message"] == "[Errno 2] No such file or directory: '<path>.pdf'"
 
 
 def test_fail_marks_a_failure_without_an_exception(run: Recorder) -> None:
@@ -160,6 +169,24 @@ def test_while_off_nothing_is_recorded_or_counted(monkeypatch: pytest.MonkeyPatc
     assert counters.snapshot() == {}
 
 
+def test_as_imported_nothing_is_recorded_or_counted_until_a_run_is_on() -> None:
+    """The module as a program first imports it (no run yet): off; then a run's actions and
+    counts are kept."""
+    spec = importlib.util.find_spec("crashreport.run.usage")
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    fresh.count("files", 3)
+    with fresh.Action("fetch", {}) as action:
+        action.fail("no")
+    assert fresh.COUNTERS.snapshot() == {}
+    fresh.SINK = recorder = Recorder()
+    fresh.count("files", 2)
+    with fresh.Action("fetch", {}):
+        pass
+    assert (fresh.COUNTERS.snapshot(), len(recorder.actions)) == ({"files": 2}, 1)
+
+
 def test_the_action_goes_to_the_run_that_was_on_when_it_began(monkeypatch: pytest.MonkeyPatch) -> None:
     first = Recorder()
     monkeypatch.setattr(usage, "SINK", first)
@@ -192,8 +219,9 @@ def test_counters_sum_while_on(run: Recorder) -> None:
 @pytest.mark.parametrize("amount", [True, "3", None, [1]])
 def test_a_counter_takes_numbers_only(amount: object) -> None:
     counters = Counters()
-    with pytest.raises(TypeError, match="the amount must be a number"):
+    with pytest.raises(TypeError) as info:
         counters.add("x", amount)  # type: ignore[arg-type]
+    assert str(info.value) == f"count('x', {amount!r}): the amount must be a number"
     assert counters.snapshot() == {}
 
 
