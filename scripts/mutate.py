@@ -109,6 +109,13 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("__exit__: self.error_message = _message(exc) if exc is not None else None", "' '",
          "a with statement passes the exception with its type: exc is never None there"),
     ],
+    "crashreport/yamledit.py": [
+        ('_write_atomic: fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", '
+         'dir=target.parent)', m, TMP) for m in ("'XX.XX'", "'XX.tmpXX'")
+    ] + [
+        ("_write_atomic: umask = os.umask(0)", m,
+         "the umask is set only to read it, and put back on the next line") for m in ("1", "-1")
+    ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",
          "no header read as a header of no number: no limit either way"),
