@@ -62,6 +62,10 @@ OPEN_TMP = 'fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os,
 TMP_NAME = 'tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")'
 TMP = "a hidden temporary name of this process, removed after: only that it is unique matters"
 RACE = "the file just put in place holds `fresh`: reading it back gives `fresh` (one process)"
+OPEN_READ = ('fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY | getattr(os, "O_NONBLOCK", '
+             "0))")
+FALSY = "None is as false as False: callers only ask `not _pid_alive(...)`"
+FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
 ENTERED = "set on entering the block, before anything reads it"
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
@@ -115,6 +119,32 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ] + [
         ("_write_atomic: umask = os.umask(0)", m,
          "the umask is set only to read it, and put back on the next line") for m in ("1", "-1")
+    ],
+    "crashreport/delivery/outbox.py": [
+        ('<module>: _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)', m, POSIX) for m in ("1", "-1")
+    ] + [
+        (f"_read_nofollow: {OPEN_READ}", m, POSIX) for m in ("1", "-1")
+    ] + [
+        ('<module>: _O_BINARY = getattr(os, "O_BINARY", 0)', "'XXO_BINARYXX'",
+         "POSIX has no O_BINARY: 0 either way"),
+        ('_pid_alive: if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there; rely on '
+         "the age", "'XXntXX'", "POSIX: the Windows branch is never taken"),
+        ("_pid_alive: return True #2", "False", "the Windows branch: never taken on POSIX"),
+        ("_pid_alive: return True #2", "return None", "the Windows branch: never taken on POSIX"),
+        ("_pid_alive: return False", "return None", FALSY),
+        ("_pid_alive: return False #2", "return None", FALSY),
+        ("_zombie: stat_line = f.read(512)", "513", "a /proc stat line's state is within its "
+         "first 100 bytes"),
+        ("_zombie: stat_line = f.read(512)", "511", "a /proc stat line's state is within its "
+         "first 100 bytes"),
+        ("<module>: @dataclass(frozen=True)", "False", FROZEN),
+        ("<module>: @dataclass(frozen=True) #2", "False", FROZEN),
+        ("_ensure_dir: if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:",
+         "stat.S_IMODE(os.lstat(path).st_mode) | 63", "chmod 0700 of a folder already 0700"),
+    ] + [
+        ("_enforce_bounds: max_count, max_bytes = max(1, max_count * 9 // 10), max(1, max_bytes * 9 "
+         "// 10)", m, "a whole count or size is over x exactly when it is over floor(x)")
+        for m in ("max_count * 9 / 10", "max_bytes * 9 / 10")
     ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -16,6 +17,8 @@ import pytest
 from crashreport.delivery.outbox import STALE_CLAIM_SECONDS, Claim, Outbox, describe
 
 from .disk import full_disk
+
+NOT_A_FOLDER = "not a folder (a link or a file)"
 
 
 def envelope(kind: str = "event", event_id: str | None = None, pad: int = 0) -> bytes:
@@ -183,8 +186,9 @@ def test_a_symlinked_folder_is_refused_and_nothing_is_written_through_it(tmp_pat
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "outbox").symlink_to(elsewhere)
     box = Outbox(tmp_path / "state" / "outbox", tmp_path / "state" / "sent")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as info:
         box.put(envelope())
+    assert (info.value.strerror, info.value.filename) == (NOT_A_FOLDER, str(tmp_path / "state" / "outbox"))
     assert list(elsewhere.iterdir()) == []
     assert box.pending() == []
 
@@ -194,8 +198,9 @@ def test_a_symlinked_parent_is_refused(tmp_path: Path) -> None:
     elsewhere.mkdir()
     (tmp_path / "state").symlink_to(elsewhere)
     box = Outbox(tmp_path / "state" / "outbox", tmp_path / "state" / "sent")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as info:
         box.put(envelope())
+    assert (info.value.strerror, info.value.filename) == (NOT_A_FOLDER, str(tmp_path / "state"))
     assert [p for p in elsewhere.rglob("*") if p.is_file()] == []
 
 
@@ -217,8 +222,9 @@ def test_a_file_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "outbox").write_text("not a folder")
     box = Outbox(tmp_path / "state" / "outbox", tmp_path / "state" / "sent")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as info:
         box.put(envelope())
+    assert info.value.strerror == NOT_A_FOLDER
     assert box.pending() == []
     assert box.stats()["pending"] == 0
 
@@ -495,8 +501,9 @@ def test_a_file_grown_past_the_bound_is_not_read(box: Outbox) -> None:
     entry = box.put(envelope())
     assert entry is not None
     small = Outbox(box.directory, box.sent_dir, max_bytes=entry.size - 1)
-    with pytest.raises(OSError, match="larger than the outbox bound"):
+    with pytest.raises(OSError) as info:
         small.read(entry)
+    assert (info.value.errno, info.value.strerror) == (errno.EFBIG, "larger than the outbox bound")
     assert Outbox(box.directory, box.sent_dir, max_bytes=entry.size).read(entry) == \
         entry.path.read_bytes()  # fmt: skip
 
@@ -558,6 +565,43 @@ def test_reports_too_old_for_sentry_go_at_their_own_age(box: Outbox) -> None:
     assert box.pending() == [] and box.stats()["dropped_old"] == 2
 
 
+@pytest.mark.parametrize("mode", [0o701, 0o710, 0o740, 0o707])
+def test_any_access_for_others_to_the_folder_is_taken_away(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    folder.chmod(mode)
+    Outbox(folder, tmp_path / "sent").put(envelope())
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_every_file_in_the_folder_is_private_whatever_the_umask(box: Outbox) -> None:
+    """The queue, its lock and state files are 0600 (a planted lock link replaced by a 0600 file)."""
+    old = os.umask(0)
+    try:
+        box.put(envelope())
+        box.limit({"": time.time() + 100})
+        box.count("sent")
+        (box.directory / ".lock").unlink()
+        (box.directory / ".lock").symlink_to(box.directory / "elsewhere")
+        box.count("sent")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in box.directory.iterdir()}
+    assert len(modes) == 4 and set(modes.values()) == {0o600}, modes
+
+
+def test_the_byte_bound_cuts_to_ninety_percent_and_a_bound_of_one_keeps_one(tmp_path: Path) -> None:
+    one = len(envelope())
+    box = Outbox(tmp_path / "o", tmp_path / "s", max_bytes=10 * one)
+    entries = [box.put(envelope()) for _ in range(11)]
+    assert box.pending() == entries[-9:]  # 11 > 10 envelopes' bytes: down to 9
+    assert box.stats()["dropped_full"] == 2
+    for bound in ({"max_count": 1}, {"max_bytes": one}):
+        single = Outbox(tmp_path / str(bound), tmp_path / "s2", **bound)  # type: ignore[arg-type]
+        kept = [single.put(envelope()) for _ in range(3)][-1]
+        assert single.pending() == [kept]
+
+
 def test_the_outbox_folder_is_made_private_again(tmp_path: Path) -> None:
     folder = tmp_path / "state" / "outbox"
     folder.mkdir(parents=True, mode=0o755)
@@ -577,8 +621,9 @@ def test_a_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "state" / "outbox"
     folder.mkdir(parents=True, mode=0o700)
     os.chown(folder, 65534, 65534)
-    with pytest.raises(OSError, match="owned by another user"):
+    with pytest.raises(OSError) as info:
         Outbox(folder, tmp_path / "state" / "sent").put(envelope())
+    assert (info.value.strerror, info.value.filename) == ("folder owned by another user", str(folder))
     assert list(folder.iterdir()) == []
 
 
@@ -627,6 +672,8 @@ def test_claims_of_other_processes_alive_are_kept_and_of_none_returned(box: Outb
         assert box.recover() == 3
         assert box.pending() == entries[1:]
         assert [pid for _entry, pid, _at in box.claimed()] == [alive.pid]
+        time.sleep(0.05)
+        assert alive.poll() is None  # asked whether it lives (signal 0), never signalled
     finally:
         alive.kill()
         alive.wait()

@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from crashreport.delivery.envelopes import parse
 
+from crashreport.delivery.envelopes import parse
 from crashreport.privacy.vocabulary import fold
 
 from .conftest import ROOT
