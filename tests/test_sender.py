@@ -702,3 +702,33 @@ def test_from_memory_a_refusal_does_not_stop_the_rest(sentry_server: SentryServe
     sentry_server.fault("400")
     send_from_memory(sentry_server.dsn, [envelope(), envelope()], timeout=2)
     assert sentry_server.requests == 2
+
+
+# -- every report accounted for, whatever the answer -------------------------------------------------
+def test_a_4xx_for_each_report_still_tries_every_one(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 3)
+    sentry_server.fault("400")
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 3)
+    assert box.stats()["dropped_4xx"] == 3
+
+
+def test_corrupt_reports_first_do_not_stop_the_good_ones(sentry_server: SentryServer) -> None:
+    box = outbox()
+    for _ in range(2):
+        box.put(envelope()[:-20])
+    good = fill(box, 2)
+    calls: list[tuple[int, int]] = []
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5,
+                      progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert result == SendResult(2, 0, 0, 2)
+    assert sorted(event_ids(sentry_server)) == sorted(good)
+    assert calls[-1] == (4, 4) and box.stats()["dropped_corrupt"] == 2
+
+
+def test_a_429_drops_a_usage_record_once_and_counts_it(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 1, kind="transaction")
+    sentry_server.fault("429", retry_after=60)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 1)
+    assert box.stats()["dropped_ratelimit"] == 1 and box.pending() == []
