@@ -146,6 +146,19 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          "// 10)", m, "a whole count or size is over x exactly when it is over floor(x)")
         for m in ("max_count * 9 / 10", "max_bytes * 9 / 10")
     ],
+    "crashreport/delivery/drain.py": [
+        (f"{where}: if time.time() >= deadline:", "time.time() > deadline",
+         "a clock reading equal to the deadline to the nanosecond: the next check stops anyway")
+        for where in ("drain", "copy_to_spotlight", "send_from_memory")
+    ] + [
+        (place, m, "a batch's held count is never read: drain() counts held reports from the "
+         "outbox (its sent and kept counts are pinned: tests/test_sender.py)")
+        for place in ("_settle: return SendResult(len(claims), 0, 0, dropped)",
+                      "_settle: return SendResult(0, 0, 0, dropped)",
+                      "_settle: return SendResult(0, 0, 0, dropped + len(claims))",
+                      "_deliver: return SendResult(0, 0, 0, dropped)")
+        for m in ("1", "-1")
+    ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",
          "no header read as a header of no number: no limit either way"),
