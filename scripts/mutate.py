@@ -64,6 +64,9 @@ TMP = "a hidden temporary name of this process, removed after: only that it is u
 RACE = "the file just put in place holds `fresh`: reading it back gives `fresh` (one process)"
 OPEN_READ = ('fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY | getattr(os, "O_NONBLOCK", '
              "0))")
+PRIORITY = ('rank = 0 if "event" in entry.kinds else 1 if set(entry.kinds) <= {"session", '
+            '"sessions"} else 2')
+PRIORITY_SUBSET = "set(entry.kinds) < {'session', 'sessions'}"
 FALSY = "None is as false as False: callers only ask `not _pid_alive(...)`"
 FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
@@ -158,6 +161,9 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
                       "_settle: return SendResult(0, 0, 0, dropped + len(claims))",
                       "_deliver: return SendResult(0, 0, 0, dropped)")
         for m in ("1", "-1")
+    ] + [
+        (f"_priority: {PRIORITY}", m, "ranks are only compared: crash reports first, sessions, "
+         "then the rest, either way") for m in ("-1", "3", PRIORITY_SUBSET)
     ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",

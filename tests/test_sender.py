@@ -732,3 +732,17 @@ def test_a_429_drops_a_usage_record_once_and_counts_it(sentry_server: SentryServ
     sentry_server.fault("429", retry_after=60)
     assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 1)
     assert box.stats()["dropped_ratelimit"] == 1 and box.pending() == []
+
+
+def test_a_report_waiting_out_its_backoff_does_not_hold_back_the_next(sentry_server: SentryServer) -> None:
+    box = outbox()
+    waiting = fill(box, 1)
+    claim = box.claim(box.pending()[0])
+    assert claim is not None
+    box.retry(claim, time.time() + 3600)  # failed before: not due for an hour
+    [fresh] = fill(box, 1)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(1, 1, 0, 0)
+    assert event_ids(sentry_server) == [fresh]
+    assert {e.event_id for e in box.pending()} == waiting
+    sender.close()
