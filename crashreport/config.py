@@ -70,10 +70,10 @@ def load_settings(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> 
         return settings_from_mapping(source, where="the config mapping")
     try:
         path = config_path(source)
-    except (TypeError, ValueError) as exc:
+        assert path is not None
+        text, problem = _read_text(path)
+    except (TypeError, ValueError) as exc:  # not a path, or one the system refuses (a NUL byte)
         return Settings(problem=f"config path {source!r} is not usable ({exc})")
-    assert path is not None
-    text, problem = _read_text(path)
     if problem:
         return Settings(path=path, problem=problem)
     if text is None:

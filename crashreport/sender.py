@@ -139,11 +139,11 @@ class Sender:
                 clean = scrubber.scrub_event(payload) if kind != "session" else scrubber.scrub(payload)
                 clean = allow(kind, clean)  # only what the telemetry page lists (payload.py)
                 if clean is not None:
-                    self._queue(kind, rid, clean, created, record, release)
+                    self._queue(kind, rid, clean, created, record, release, scrubber)
         left.remove()
 
     def _queue(self, kind: str, rid: str, payload: dict[str, Any], created: float,
-               record: dict[str, Any], release: str) -> None:
+               record: dict[str, Any], release: str, scrubber: Scrubber) -> None:
         from .delivery.outbox import MAX_AGE_EVENT, MAX_AGE_SESSION
 
         if time.time() - created > (MAX_AGE_SESSION if kind == "session" else MAX_AGE_EVENT):
@@ -154,7 +154,8 @@ class Sender:
             headers["event_id"] = rid
             headers["trace"] = reports.trace_header(record, release,
                                                     self.dsn.public_key if self.dsn else None)
-        data = envelopes.serialize(allow("envelope", headers) or {}, [(kind, payload)])
+        # The trace header names the run (its subcommand): scrubbed like the payload, as capture does.
+        data = envelopes.serialize(allow("envelope", scrubber.scrub(headers)) or {}, [(kind, payload)])
         if self.echo:
             from .delivery.echo import echo
 

@@ -46,9 +46,9 @@ def set_collect(path: str | os.PathLike[str], level: str) -> EditResult:
     if level not in VALUE_TEXT:
         raise ValueError(f"unknown level {level!r}")
     target = Path(os.path.expanduser(os.fspath(path)))
-    if target.is_symlink():
-        target = target.resolve()
     try:
+        if target.is_symlink():
+            target = target.resolve()
         raw = target.read_bytes()
     except FileNotFoundError:
         raw = None
@@ -56,6 +56,8 @@ def set_collect(path: str | os.PathLike[str], level: str) -> EditResult:
         raise EditError(f"{target} is a folder, not a config file") from None
     except OSError as exc:
         raise EditError(f"{target}: cannot be read ({exc.strerror or exc})") from None
+    except RuntimeError:  # Python < 3.13 raises this for a loop of symlinks
+        raise EditError(f"{target}: cannot be read (a loop of symbolic links)") from None
 
     if raw is None:
         text = ""
@@ -90,7 +92,7 @@ def edit_text(text: str, level: str, *, where: str = "the config") -> str:
 
     nl = "\r\n" if "\r\n" in text else "\n"
     if isinstance(root, yaml.MappingNode) and root.flow_style:
-        new = _edit_flow_root(text, root, value)
+        new = _edit_flow_root(text, root, value, where)
     elif isinstance(root, yaml.MappingNode) and root.value:
         new = _edit_block_root(text, root, value, nl, where)
     else:  # empty, comments only, or an explicit null (``~``): remove the null, add a block
@@ -129,11 +131,11 @@ def _append_section(text: str, value: str, nl: str) -> str:
     return f"{prefix}telemetry:{nl}  collect: {value}{nl}"
 
 
-def _edit_flow_root(text: str, root: yaml.MappingNode, value: str) -> str:
+def _edit_flow_root(text: str, root: yaml.MappingNode, value: str, where: str) -> str:
     pair = _last_pair(root, "telemetry")
     if pair is None:
         return _insert_flow_pair(text, root, f"telemetry: {{collect: {value}}}")
-    return _edit_section(text, pair, value, "\n", "the config", in_flow=True)
+    return _edit_section(text, pair, value, "\n", where, in_flow=True)
 
 
 def _edit_block_root(text: str, root: yaml.MappingNode, value: str, nl: str, where: str) -> str:

@@ -74,6 +74,11 @@ class _QuietServer(ThreadingHTTPServer):
         """A client that hangs up mid-request (a program exiting) is normal here."""
 
 
+#: The DSN's key in Sentry's shape (32 hex digits): the scrubber keeps a trace header's
+#: public_key only in that shape, as every real DSN has it.
+PUBLIC_KEY = "5eb1c0de0c0ffee05eb1c0de0c0ffee0"
+
+
 class SentryServer:
     """Records every envelope it receives; ``fault`` switches how it answers."""
 
@@ -86,14 +91,22 @@ class SentryServer:
         self.answer_headers: dict[str, str] = {}
         self.concurrent = 0
         self.max_concurrent = 0
+        #: Connections accepted (a client that keeps its connection alive opens one).
+        self.connections = 0
         self._mode = "ok"
         self._retry_after = 1
+        self._rate_limits = True
         self._cond = threading.Condition()
         self._release = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                with server._cond:
+                    server.connections += 1
+                super().setup()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -109,17 +122,24 @@ class SentryServer:
         self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 0.5 s by default, on every test's teardown
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                       kwargs={"poll_interval": 0.02})
         self.thread.start()
         self._listening = True
 
     @property
     def dsn(self) -> str:
-        return f"http://public0key@127.0.0.1:{self.port}/1"
+        return f"http://{PUBLIC_KEY}@127.0.0.1:{self.port}/1"
 
-    def fault(self, mode: str, retry_after: int = 1) -> None:
-        """ok | refuse | hang | 500 | 429 | 413 | 403 | 400 | garbage | reset | slow | huge | endless |
-        headers | trickle.
+    def fault(self, mode: str, retry_after: int = 1, *, rate_limits: bool = True) -> None:
+        """ok | refuse | hang | 429 | any other status code | garbage | reset | slow | huge |
+        endless | headers | trickle.
+
+        ``429`` answers with ``Retry-After`` and (unless ``rate_limits`` is False)
+        ``X-Sentry-Rate-Limits``: ``retry_after`` seconds, every category; :attr:`answer_headers`
+        go on top. Any other status code answers just that, with :attr:`answer_headers` (a 2xx
+        records the envelope, anything else does not).
 
         ``huge`` accepts the envelope and answers 200 with a 50 MiB body; ``endless`` accepts it
         and answers 200 with a body that never ends (no length, streamed until the client goes
@@ -138,6 +158,7 @@ class SentryServer:
             self._listen()
         self._mode = mode
         self._retry_after = retry_after
+        self._rate_limits = rate_limits
         if mode not in ("hang", "headers", "trickle"):
             self._release.set()
         else:
@@ -175,13 +196,14 @@ class SentryServer:
             h.wfile.write(b"\x00\xffnot http at all\r\n\r\n")
             h.close_connection = True
             return
-        if mode in ("500", "400", "403", "413"):
-            self._answer(h, int(mode), b"{}")
-            return
         if mode == "429":
-            limits = f"{self._retry_after}::organization"
-            self._answer(h, 429, b"{}", {"Retry-After": str(self._retry_after),
-                                         "X-Sentry-Rate-Limits": limits})
+            headers = {"Retry-After": str(self._retry_after)}
+            if self._rate_limits:
+                headers["X-Sentry-Rate-Limits"] = f"{self._retry_after}::organization"
+            self._answer(h, 429, b"{}", {**headers, **self.answer_headers})
+            return
+        if mode.isdigit() and not mode.startswith("2"):  # refused or failed: nothing recorded
+            self._answer(h, int(mode), b"{}", self.answer_headers)
             return
         if h.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
@@ -200,8 +222,8 @@ class SentryServer:
         if mode in ("huge", "endless"):
             self._big_body(h, endless=mode == "endless")
             return
-        self._answer(h, 200, json.dumps({"id": env.headers.get("event_id")}).encode(),
-                     self.answer_headers)
+        self._answer(h, int(mode) if mode.isdigit() else 200,
+                     json.dumps({"id": env.headers.get("event_id")}).encode(), self.answer_headers)
 
     #: Size of the ``huge`` answer's body.
     HUGE_BODY = 50 * 1024 * 1024

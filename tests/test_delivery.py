@@ -1,14 +1,12 @@
-"""Delivering the outbox over plain HTTP to a loopback server with faults.
+"""Delivering the outbox over plain HTTP to a loopback server with faults, end to end.
 
-In-process tests drive the sender's code (:func:`crashreport.sender.send_now` and
-:class:`crashreport.sender.Sender`); end-to-end tests run the example app in real subprocesses:
-a crash while the endpoint misbehaves must leave the host's exit code, output and time as they
-are, and the detached sender must deliver every report exactly once once the server is back.
+The example app runs in real subprocesses: a crash while the endpoint misbehaves must leave the
+host's exit code, output and time as they are, and the detached sender must deliver every report
+exactly once once the server is back. (The sender's code in process: tests/test_sender.py.)
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -20,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from crashreport.delivery.drain import SendResult, restamp
 from crashreport.delivery.outbox import Outbox
 from crashreport.paths import Paths
-from crashreport.sender import Sender, send_now
 
 from .conftest import ROOT, Run, child_env, run_mytool, run_python, settle
 from .sentry_server import SentryServer
@@ -60,195 +56,6 @@ def fill(box: Outbox, n: int, kind: str = "event") -> set[str]:
     for eid in sorted(ids):
         box.put(envelope(kind, event_id=eid), report_id=eid)
     return ids
-
-
-# -- in process ------------------------------------------------------------------------------------
-def test_send_now_posts_each_report_once_with_sentrys_headers(sentry_server: SentryServer) -> None:
-    box = outbox()
-    ids = fill(box, 3)
-    calls: list[tuple[int, int]] = []
-    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5,
-                      progress=lambda done, total: calls.append((done, total)))  # fmt: skip
-    assert result == SendResult(sent=3, kept=0, held=0, dropped=0)
-    assert sorted(event_ids(sentry_server)) == sorted(ids)
-    assert calls == [(1, 3), (2, 3), (3, 3)]
-    assert box.pending() == []
-    assert {e.event_id for e in box.sent()} == ids
-    assert box.stats()["sent"] == 3
-    first = sentry_server.envelopes[0]
-    auth = first.request_headers["x-sentry-auth"]
-    assert "sentry_key=public0key" in auth and "sentry_version=7" in auth
-    assert first.request_headers["user-agent"].startswith("crashreport/")
-    assert first.request_headers["content-encoding"] == "gzip"
-    assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
-
-
-def _ts(text: str) -> float:
-    from datetime import datetime, timezone
-
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
-
-
-@pytest.mark.parametrize("mode", ["refuse", "500", "garbage", "reset", "hang"])
-def test_a_failing_server_keeps_everything_and_stops_at_once(
-    sentry_server: SentryServer, mode: str
-) -> None:
-    box = outbox()
-    ids = fill(box, 3)
-    sentry_server.fault(mode)
-    start = time.monotonic()
-    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=0.5)
-    assert time.monotonic() - start < 3  # one attempt, then it stops
-    assert result == SendResult(sent=0, kept=3, held=0, dropped=0)
-    assert {e.event_id for e in box.pending()} == ids
-    assert sum(e.attempts for e in box.pending()) == 1
-    assert sentry_server.requests <= 1
-    sentry_server.fault("ok")
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(3, 0, 0, 0)  # fmt: skip
-    assert sorted(event_ids(sentry_server)) == sorted(ids)
-
-
-@pytest.mark.parametrize("mode", ["400", "413"])
-def test_a_refusal_drops_and_is_remembered(sentry_server: SentryServer, mode: str) -> None:
-    box = outbox()
-    fill(box, 2)
-    sentry_server.fault(mode)
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(0, 0, 0, 2)  # fmt: skip
-    assert box.pending() == []
-    stats = box.stats()
-    assert stats["dropped_4xx"] == 2
-    assert stats["last_refusal"]["status"] == int(mode)
-    assert time.time() - 60 < stats["last_refusal"]["at"] <= time.time()
-
-
-def test_429_holds_each_category_for_its_own_limit(sentry_server: SentryServer) -> None:
-    box = outbox()
-    events = fill(box, 2)
-    sentry_server.fault("429", retry_after=60)  # "60::organization": every category
-    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
-    assert result == SendResult(0, 0, 2, 0)
-    assert sentry_server.requests == 1
-    assert all(e.attempts == 0 for e in box.pending())  # a 429 is not a failed attempt
-    sentry_server.fault("ok")
-    # the next sender (a fresh Outbox, another process) honours the persisted limit
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(0, 0, 2, 0)  # fmt: skip
-    assert sentry_server.requests == 1
-    assert {e.event_id for e in box.pending()} == events
-
-
-def test_a_transaction_limit_never_holds_a_crash_report(sentry_server: SentryServer) -> None:
-    """Bugsink answers every envelope with ``86400:transaction;span:organization``."""
-    box = outbox()
-    box.limit({"transaction": time.time() + 86400, "span": time.time() + 86400})
-    [event] = fill(box, 1)
-    [txn] = fill(box, 1, kind="transaction")
-    [session] = fill(box, 1, kind="session")
-    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
-    assert result.sent == 2
-    assert event_ids(sentry_server) == [event]
-    assert len(sentry_server.items("session")) == 1
-    assert sentry_server.items("transaction") == []  # dropped while limited, and counted
-    assert box.stats()["dropped_ratelimit"] == 1
-    assert box.pending() == []
-    assert txn not in {e.event_id for e in box.sent()}
-    assert session in {e.event_id for e in box.sent()}
-
-
-def test_limits_sent_with_a_200_apply_to_the_next_reports(sentry_server: SentryServer) -> None:
-    """Bugsink's way: every answer, 200 too, carries a 24 h limit on transactions."""
-    sentry_server.answer_headers = {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"}
-    box = outbox()
-    [event] = fill(box, 1)
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5).sent == 1
-    limits = box.rate_limits()
-    assert set(limits) == {"transaction", "span"}
-    assert 86300 < limits["transaction"] - time.time() <= 86400
-    fill(box, 1, kind="transaction")
-    [later] = fill(box, 1)
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(sent=1, kept=0, held=0, dropped=1)  # fmt: skip
-    assert event_ids(sentry_server) == [event, later]
-    assert sentry_server.items("transaction") == []
-
-
-def test_sessions_go_a_hundred_per_request(sentry_server: SentryServer) -> None:
-    box = outbox()
-    fill(box, 150, kind="session")
-    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=10)
-    assert result == SendResult(150, 0, 0, 0)
-    assert sentry_server.requests == 2
-    assert sorted(len(e.items) for e in sentry_server.envelopes) == [50, 100]
-    assert len(sentry_server.items("session")) == 150
-
-
-def test_crash_reports_go_first(sentry_server: SentryServer) -> None:
-    box = outbox()
-    fill(box, 2, kind="transaction")
-    fill(box, 1, kind="session")
-    [event] = fill(box, 1)
-    send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
-    assert [e.items[0].type for e in sentry_server.envelopes] == \
-        ["event", "session", "transaction", "transaction"]  # fmt: skip
-    assert event_ids(sentry_server) == [event]
-
-
-def test_restamp_sets_sent_at_to_the_sending_time() -> None:
-    data = envelope()
-    out = restamp(data, now=0)
-    head, _, rest = out.partition(b"\n")
-    assert json.loads(head)["sent_at"] == "1970-01-01T00:00:00.000000Z"
-    assert rest == data.partition(b"\n")[2]
-    assert restamp(b"not json\nx") == b"not json\nx"
-
-
-def test_send_now_skips_backoff_but_not_rate_limits(sentry_server: SentryServer) -> None:
-    box = outbox()
-    [eid] = fill(box, 1)
-    [entry] = box.pending()
-    claim = box.claim(entry)
-    assert claim is not None
-    box.retry(claim, time.time() + 3600)  # backing off after failures
-    assert box.due() == []
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(1, 0, 0, 0)  # fmt: skip
-    assert event_ids(sentry_server) == [eid]
-    fill(box, 1)
-    box.limit({"error": time.time() + 3600})  # the server asked us to hold errors
-    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
-        SendResult(0, 0, 1, 0)  # fmt: skip
-    assert len(box.pending()) == 1
-
-
-def test_send_now_in_two_processes_sends_each_once(home: Path, sentry_server: SentryServer) -> None:
-    ids = fill(outbox(), 40)
-    code = ("from crashreport.sender import send_now\n"
-            f"print(send_now('mytool', config=None, dsn={sentry_server.dsn!r}, timeout=30).sent)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=home, env=child_env(home),
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
-    sent = [int(p.communicate(timeout=60)[0]) for p in procs]
-    assert sum(sent) == 40
-    assert sorted(event_ids(sentry_server)) == sorted(ids)
-
-
-def test_switching_off_stops_a_sender_at_once(sentry_server: SentryServer) -> None:
-    box = outbox()
-    fill(box, 5)
-    sender = Sender("mytool", dsn=sentry_server.dsn)
-    Paths.for_app("mytool").paused.write_text("{}")  # set_level("off") in a running program
-    result = sender.drain(time.time() + 5)
-    assert result.sent == 0 and sentry_server.requests == 0
-    Paths.for_app("mytool").paused.unlink()
-    os.environ["MYTOOL_TELEMETRY"] = "off"
-    try:
-        assert sender.drain(time.time() + 5).sent == 0
-    finally:
-        del os.environ["MYTOOL_TELEMETRY"]
-    assert sentry_server.requests == 0
-    assert sender.drain(time.time() + 5).sent == 5
-    sender.close()
 
 
 # -- end to end: the example app in subprocesses ------------------------------------------------

@@ -8,6 +8,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crashreport.delivery.http import Dsn, Poster, _bypass
+from crashreport.delivery.http import Answer, Dsn, Poster, _bypass
 
 from .sentry_server import SentryServer
 
@@ -198,4 +199,213 @@ def test_an_http_dsn_goes_through_the_http_proxy_and_a_wrong_password_is_refused
     ],
 )
 def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) -> None:
+    assert _bypass(host, port, no_proxy) is bypass
+
+
+# -- the DSN ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("dsn", "url", "key"), [
+    ("https://abc@o1.example.org/42", "https://o1.example.org:443/api/42/envelope/", "abc"),
+    ("http://abc@o1.example.org/42", "http://o1.example.org:80/api/42/envelope/", "abc"),
+    ("  http://k@127.0.0.1:9000/7/  ", "http://127.0.0.1:9000/api/7/envelope/", "k"),
+    ("https://k%2Bx:secret@h.example/a/b/9", "https://h.example:443/a/b/api/9/envelope/", "k+x"),
+])  # fmt: skip
+def test_the_dsns_parts(dsn: str, url: str, key: str) -> None:
+    parsed = Dsn.parse(dsn)
+    assert (parsed.envelope_url, parsed.public_key) == (url, key)
+    assert parsed.auth_header == \
+        f"Sentry sentry_version=7, sentry_key={key}, sentry_client=crashreport/0.1"  # fmt: skip
+
+
+@pytest.mark.parametrize(("dsn", "why"), [
+    ("https://o1.example.org/42", "not a Sentry DSN"), ("ftp://k@h/1", "not a Sentry DSN"),
+    ("https://k@/1", "not a Sentry DSN"), ("https://k@h/project", "numeric project id"),
+    ("https://k@h/", "numeric project id"),
+])  # fmt: skip
+def test_a_dsn_without_a_key_host_or_project_is_refused(dsn: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        Dsn.parse(dsn)
+
+
+# -- one request -----------------------------------------------------------------------------------
+def test_a_post_is_gzipped_signed_and_its_answer_read(sentry_server: SentryServer) -> None:
+    sentry_server.answer_headers = {"Retry-After": "7", "X-Sentry-Rate-Limits": "7:error:org"}
+    poster = Poster(Dsn.parse(sentry_server.dsn), environ={})
+    answer = poster.post(ENVELOPE)
+    poster.close()
+    assert answer == Answer(status=200, retry_after="7", rate_limits="7:error:org")
+    [env] = sentry_server.envelopes
+    assert env.raw == ENVELOPE
+    headers = env.request_headers
+    assert (headers["content-type"], headers["content-encoding"], headers["user-agent"]) == \
+        ("application/x-sentry-envelope", "gzip", "crashreport/0.1")  # fmt: skip
+    assert headers["x-sentry-auth"] == Dsn.parse(sentry_server.dsn).auth_header
+
+
+def test_one_connection_is_kept_for_many_posts(sentry_server: SentryServer) -> None:
+    poster = Poster(Dsn.parse(sentry_server.dsn), environ={})
+    assert [poster.post(ENVELOPE).status for _ in range(3)] == [200, 200, 200]
+    poster.close()
+    assert sentry_server.connections == 1 and len(sentry_server.envelopes) == 3
+
+
+def test_a_server_that_says_close_gets_a_new_connection(sentry_server: SentryServer) -> None:
+    sentry_server.answer_headers = {"Connection": "close"}
+    poster = Poster(Dsn.parse(sentry_server.dsn), environ={})
+    assert [poster.post(ENVELOPE).status for _ in range(2)] == [200, 200]
+    poster.close()
+    assert sentry_server.connections == 2
+
+
+class Scripted:
+    """A raw server on 127.0.0.1: reads each request whole, then sends the next scripted answer
+    (bytes) and closes that connection, or keeps it open but silent (None)."""
+
+    def __init__(self, *answers: bytes | None) -> None:
+        self.answers = list(answers)
+        self.requests = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def dsn(self) -> Dsn:
+        return Dsn.parse(f"http://k@127.0.0.1:{self.port}/1")
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(65536)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))  # fmt: skip
+            body = head.partition(b"\r\n\r\n")[2]
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.requests += 1
+            answer = self.answers.pop(0)
+            if answer is None:
+                self._open.append(conn)
+                continue
+            conn.sendall(answer)
+            conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self._open:
+            conn.close()
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Half", "the answer was cut off"),
+    (b"HTTP/1.1 200 OK\r\n", "the answer was cut off"),
+    (b"\x00\xffnot http\r\n\r\n", "BadStatusLine"),
+    (b"", "RemoteDisconnected"),
+])  # fmt: skip
+def test_an_answer_that_is_no_answer_is_an_error(answer: bytes, error: str) -> None:
+    server = Scripted(answer)
+    try:
+        result = Poster(server.dsn, environ={}).post(ENVELOPE)
+    finally:
+        server.close()
+    assert result == Answer(error=error)
+
+
+def test_a_kept_connection_the_server_dropped_is_opened_once_more() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    server = Scripted(ok, ok)  # each answer closes its connection, unannounced
+    try:
+        poster = Poster(server.dsn, environ={})
+        assert poster.post(ENVELOPE).status == 200
+        time.sleep(0.05)
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+    finally:
+        server.close()
+    assert server.requests == 2
+
+
+def test_a_refused_connection_is_said_and_not_retried() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    answer = Poster(Dsn.parse(f"http://k@127.0.0.1:{port}/1"), environ={}).post(ENVELOPE)
+    assert answer == Answer(error="Connection refused")
+
+
+def test_a_silent_server_is_given_up_at_the_timeout() -> None:
+    server = Scripted(None)
+    try:
+        start = time.monotonic()
+        answer = Poster(server.dsn, environ={}, timeout=0.3).post(ENVELOPE)
+        elapsed = time.monotonic() - start
+    finally:
+        server.close()
+    assert answer == Answer(error="timed out")
+    assert 0.25 < elapsed < 2
+
+
+def test_a_trickling_answer_is_cut_at_twice_the_timeout(sentry_server: SentryServer) -> None:
+    sentry_server.fault("trickle")
+    start = time.monotonic()
+    answer = Poster(Dsn.parse(sentry_server.dsn), environ={}, timeout=0.3).post(ENVELOPE)
+    elapsed = time.monotonic() - start
+    assert answer.status is None and answer.error
+    assert 0.5 < elapsed < 2.5  # the request deadline: 2 x 0.3 s, not the 60 s default
+
+
+# -- which proxy ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("environ", "proxied"), [
+    ({"http_proxy": "{proxy}"}, True),
+    ({"HTTP_PROXY": "{proxy}"}, True),
+    ({"http_proxy": "127.0.0.1:{port}"}, True),  # no scheme: http
+    ({"http_proxy": "  ", "HTTP_PROXY": "{proxy}"}, True),  # a blank value is unset
+    ({"https_proxy": "{proxy}"}, False),  # for https DSNs only
+    ({"http_proxy": "{proxy}", "NO_PROXY": "127.0.0.1"}, False),
+    ({"http_proxy": "{proxy}", "no_proxy": "127.0.0.1", "NO_PROXY": "other"}, False),
+    ({"http_proxy": "{proxy}", "no_proxy": "other.example"}, True),
+])  # fmt: skip
+def test_the_proxy_the_environment_names(sentry_server: SentryServer, environ: dict[str, str],
+                                         proxied: bool) -> None:  # fmt: skip
+    proxy = Proxy()
+    try:
+        env = {k: v.format(proxy=f"http://127.0.0.1:{proxy.port}", port=proxy.port)
+               for k, v in environ.items()}  # fmt: skip
+        poster = Poster(Dsn.parse(sentry_server.dsn), environ=env)
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+        assert (len(proxy.lines) == 1) is proxied
+        assert len(sentry_server.envelopes) == 1
+    finally:
+        proxy.close()
+
+
+def test_proxy_credentials_are_percent_decoded(sentry_server: SentryServer) -> None:
+    proxy = Proxy(password="p@ss:w rd")
+    try:
+        env = {"HTTP_PROXY": f"http://me:p%40ss%3Aw%20rd@127.0.0.1:{proxy.port}"}
+        poster = Poster(Dsn.parse(sentry_server.dsn), environ=env)
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize(("host", "port", "no_proxy", "bypass"), [
+    ("Sentry.Example", 443, "SENTRY.example", True),
+    ("::1", 9000, "[::1]:9000", True),
+    ("::1", 9000, "[::1]", True),
+    ("::1", 9000, "[::1]:9001", False),
+    ("::1", 9000, "::1", True),
+    ("h.example", 443, "a.example h.example", True),  # spaces separate entries too
+    ("h.example", 443, ",,  ,", False),
+    ("h.example", 443, "example", True),
+    ("hexample", 443, "example", False),
+    ("h.example", 443, ":443", False),
+])  # fmt: skip
+def test_no_proxy_entries(host: str, port: int, no_proxy: str, bypass: bool) -> None:
     assert _bypass(host, port, no_proxy) is bypass

@@ -134,6 +134,127 @@ def test_unreadable_records_and_orphan_files_are_cleaned_once_old(tmp_path: Path
     assert sorted(p.name for p in folder.iterdir()) == []
 
 
+def test_a_widened_folder_is_made_private_and_a_link_for_a_file_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / "runs"
+    folder.mkdir(parents=True)
+    folder.chmod(0o755)
+    journal.ensure_dir(folder)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    fresh = tmp_path / "new" / "deeper" / "runs"
+    journal.ensure_dir(fresh)
+    assert stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(fresh.parent).st_mode) == 0o700
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        journal.ensure_dir(tmp_path / "file")
+    (tmp_path / "linked").symlink_to(tmp_path / "new")
+    with pytest.raises(NotADirectoryError):
+        journal.ensure_dir(tmp_path / "linked" / "runs2")  # the parent is a link
+    assert not (tmp_path / "new" / "runs2").exists()
+
+
+def test_a_planted_link_in_place_of_the_temporary_file_is_not_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    path = tmp_path / "a.json"
+    (tmp_path / f".a.json.{os.getpid()}.tmp").symlink_to(victim)
+    with pytest.raises(OSError):
+        journal.write(path, {"sid": "a"})
+    assert victim.read_text() == "keep me" and not path.exists()
+
+
+def test_a_shorter_record_replaces_a_longer_one_whole(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    (tmp_path / f".a.json.{os.getpid()}.tmp").write_text("x" * 1000)  # left by a killed run
+    journal.write(path, {"sid": "a"})
+    assert journal.read(path) == {"sid": "a"}
+
+
+def test_read_takes_a_record_up_to_its_bound_and_never_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    body = '{"sid": "b", "pad": "'
+    path.write_text(body + "x" * (journal.MAX_RECORD_BYTES - len(body) - 2) + '"}')
+    assert journal.read(path) is not None  # exactly at the bound
+    os.mkfifo(tmp_path / "fifo.json")
+    assert journal.read(tmp_path / "fifo.json") is None
+    (tmp_path / "list.json").write_text('[{"sid": "x"}]')
+    assert journal.read(tmp_path / "list.json") is None
+    (tmp_path / "num.json").write_text('{"sid": 5}')
+    assert journal.read(tmp_path / "num.json") is None
+    assert journal.read(tmp_path / "missing.json") is None
+
+
+def test_a_run_holds_its_lock_from_before_its_record_appears(tmp_path: Path) -> None:
+    import fcntl
+
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    run = journal.OpenRun(folder, "r")
+    run.start({"sid": "r", "started": 1.0})
+    assert stat.S_IMODE(os.stat(folder / "r.fault").st_mode) == 0o600
+    fd = os.open(folder / "r.fault", os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    with pytest.raises(FileExistsError):  # a second run of the same id never shares the file
+        journal.OpenRun(folder, "r").start({"sid": "r"})
+    run.finish({"sid": "r", "started": 1.0, "ended": 2.0})
+    assert journal.read(folder / "r.json") == {"sid": "r", "started": 1.0, "ended": 2.0}
+    run.forget()
+    run.forget()  # twice is harmless
+    assert run.fault_fd is None
+
+
+def test_what_a_run_left_carries_its_fault_dump(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    journal.write(folder / "x.json", {"sid": "x", "started": 1.0})
+    (folder / "x.fault").write_text("Fatal Python error: Aborted\n" + "y" * (300 << 10))
+    [left] = journal.ended_runs(folder)
+    assert left.fault.startswith("Fatal Python error: Aborted") and len(left.fault) == 256 << 10
+    assert (left.path, left.fault_path, left.finished) == (folder / "x.json", folder / "x.fault", False)
+    journal.write(folder / "x.json", {"sid": "x", "started": 1.0, "ended": 2.0})
+    (folder / "x.fault").unlink()
+    (folder / "x.fault").symlink_to(folder / "x.json")  # a link is never read
+    assert [left.fault for left in journal.ended_runs(folder)] == [""]
+    (folder / "x.fault").unlink()
+    (folder / "x.fault").mkdir()
+    assert [left.fault for left in journal.ended_runs(folder)] == [""]
+
+
+def test_only_records_are_read_and_the_unreadable_go_when_old(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    journal.write(folder / "a.json", {"sid": "a", "started": 1.0, "ended": 2.0})
+    journal.write(folder / ".hidden.json", {"sid": "h", "ended": 2.0})
+    (folder / "notes.txt").write_text("x")
+    (folder / "bad.json").write_text("{")
+    now = time.time()
+    assert [left.record["sid"] for left in journal.ended_runs(folder, now=now + 59)] == ["a"]
+    assert (folder / "bad.json").exists()
+    assert [left.record["sid"] for left in journal.ended_runs(folder, now=now + 61)] == ["a"]
+    assert not (folder / "bad.json").exists()
+    assert (folder / ".hidden.json").exists() and (folder / "notes.txt").exists()
+    assert list(journal.ended_runs(tmp_path / "missing")) == []
+
+
+def test_orphans_and_temporary_files_go_after_an_hour(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    (folder / "gone.fault").write_text("")
+    (folder / ".a.json.123.tmp").write_text("")
+    journal.write(folder / "kept.json", {"sid": "k", "started": 1.0, "ended": 2.0})
+    (folder / "kept.fault").write_text("")
+    now = time.time()
+    list(journal.ended_runs(folder, now=now + 3599))
+    assert sorted(p.name for p in folder.iterdir()) == \
+        [".a.json.123.tmp", "gone.fault", "kept.fault", "kept.json"]  # fmt: skip
+    list(journal.ended_runs(folder, now=now + 3601))
+    assert sorted(p.name for p in folder.iterdir()) == ["kept.fault", "kept.json"]
+
+
 # -- reports ---------------------------------------------------------------------------------
 RECORD = {"sid": "0f2b6a31-8a1c-4c55-9d0e-5b5d6f7e8a9b", "did": "ab" * 16, "app": "mytool",
           "version": None, "environment": "production", "level": "all", "started": 1.7e9,

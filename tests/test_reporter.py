@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import run_mytool, run_python
-from .sentry_server import SentryServer
+from .sentry_server import PUBLIC_KEY, SentryServer
 
 
 def on(server: SentryServer, **extra: str) -> dict[str, str]:
@@ -99,7 +99,7 @@ def test_crash_trace_header_is_complete_as_sentry_sdks_own(
     sentry_server.wait_for("event")
     ours, event = crash_trace_header(sentry_server)
     assert ours.keys() == plain.keys()
-    assert ours["public_key"] == "public0key"  # the key of sentry_server.dsn
+    assert ours["public_key"] == PUBLIC_KEY  # the key of sentry_server.dsn
     assert (ours["release"], ours["environment"]) == ("mytool@1.4.2", "production")
     assert ours["trace_id"] == event["contexts"]["trace"]["trace_id"]  # type: ignore[index]
     if level == "all":

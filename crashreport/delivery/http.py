@@ -274,10 +274,14 @@ def _bypass(host: str, port: int, no_proxy: str) -> bool:
             continue
         if entry == "*":
             return True
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry.startswith("["):  # an IPv6 address, perhaps with a port: [::1]:9000
+            name, _, entry_port = entry[1:].partition("]")
+            entry_port = entry_port.removeprefix(":")
+        else:
+            name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
         if entry_port and entry_port != str(port):
             continue
-        name = name.lstrip(".").strip("[]")
+        name = name.lstrip(".")
         if host == name or host.endswith("." + name):
             return True
     return False

@@ -47,8 +47,8 @@ def report_id(record: dict[str, Any], kind: str) -> str:
 
 def sample_rand(trace_id: str) -> str:
     """The trace's random number for Sentry's dynamic sampling, fixed by its id (every report
-    of one run carries the same)."""
-    return f"{int(trace_id[-6:], 16) / 16**6:.6f}"
+    of one run carries the same): in [0, 1), six digits, cut rather than rounded up to 1."""
+    return f"0.{int(trace_id[-6:], 16) * 10**6 // 16**6:06d}"
 
 
 def trace_header(record: dict[str, Any], release: str, public_key: str | None) -> dict[str, str]:

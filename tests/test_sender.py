@@ -1,0 +1,748 @@
+"""The sender in process: runs turned into reports, the drain, each answer settled, entry points.
+
+Against a real loopback server (tests/sentry_server.py) and real files in the isolated HOME.
+The whole life of a report across real processes: tests/test_delivery.py and test_lifecycle.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crashreport import journal
+from crashreport.delivery.drain import (
+    Drain,
+    SendResult,
+    backoff,
+    copy_to_spotlight,
+    restamp,
+    send_from_memory,
+)
+from crashreport.delivery.http import Answer
+from crashreport.delivery.outbox import Outbox
+from crashreport.paths import Paths
+from crashreport.sender import Sender, run_in_process, send_now, wait_and_collect
+
+from .conftest import child_env
+from .sentry_server import PUBLIC_KEY, SentryServer
+from .test_delivery import event_ids, fill, outbox
+from .test_outbox import envelope
+
+
+# -- sending ---------------------------------------------------------------------------------------
+def test_send_now_posts_each_report_once_with_sentrys_headers(sentry_server: SentryServer) -> None:
+    box = outbox()
+    ids = fill(box, 3)
+    calls: list[tuple[int, int]] = []
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5,
+                      progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert result == SendResult(sent=3, kept=0, held=0, dropped=0)
+    assert sorted(event_ids(sentry_server)) == sorted(ids)
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert box.pending() == []
+    assert {e.event_id for e in box.sent()} == ids
+    assert box.stats()["sent"] == 3
+    first = sentry_server.envelopes[0]
+    auth = first.request_headers["x-sentry-auth"]
+    assert f"sentry_key={PUBLIC_KEY}" in auth and "sentry_version=7" in auth
+    assert first.request_headers["user-agent"].startswith("crashreport/")
+    assert first.request_headers["content-encoding"] == "gzip"
+    assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
+
+
+def _ts(text: str) -> float:
+    from datetime import datetime, timezone
+
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("mode", ["refuse", "500", "garbage", "reset", "hang"])
+def test_a_failing_server_keeps_everything_and_stops_at_once(
+    sentry_server: SentryServer, mode: str
+) -> None:
+    box = outbox()
+    ids = fill(box, 3)
+    sentry_server.fault(mode)
+    start = time.monotonic()
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=0.5)
+    assert time.monotonic() - start < 3  # one attempt, then it stops
+    assert result == SendResult(sent=0, kept=3, held=0, dropped=0)
+    assert {e.event_id for e in box.pending()} == ids
+    assert sum(e.attempts for e in box.pending()) == 1
+    assert sentry_server.requests <= 1
+    sentry_server.fault("ok")
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(3, 0, 0, 0)  # fmt: skip
+    assert sorted(event_ids(sentry_server)) == sorted(ids)
+
+
+@pytest.mark.parametrize("mode", ["400", "413"])
+def test_a_refusal_drops_and_is_remembered(sentry_server: SentryServer, mode: str) -> None:
+    box = outbox()
+    fill(box, 2)
+    sentry_server.fault(mode)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(0, 0, 0, 2)  # fmt: skip
+    assert box.pending() == []
+    stats = box.stats()
+    assert stats["dropped_4xx"] == 2
+    assert stats["last_refusal"]["status"] == int(mode)
+    assert time.time() - 60 < stats["last_refusal"]["at"] <= time.time()
+
+
+def test_429_holds_each_category_for_its_own_limit(sentry_server: SentryServer) -> None:
+    box = outbox()
+    events = fill(box, 2)
+    sentry_server.fault("429", retry_after=60)  # "60::organization": every category
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert result == SendResult(0, 0, 2, 0)
+    assert sentry_server.requests == 1
+    assert all(e.attempts == 0 for e in box.pending())  # a 429 is not a failed attempt
+    sentry_server.fault("ok")
+    # the next sender (a fresh Outbox, another process) honours the persisted limit
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(0, 0, 2, 0)  # fmt: skip
+    assert sentry_server.requests == 1
+    assert {e.event_id for e in box.pending()} == events
+
+
+def test_a_transaction_limit_never_holds_a_crash_report(sentry_server: SentryServer) -> None:
+    """Bugsink answers every envelope with ``86400:transaction;span:organization``."""
+    box = outbox()
+    box.limit({"transaction": time.time() + 86400, "span": time.time() + 86400})
+    [event] = fill(box, 1)
+    [txn] = fill(box, 1, kind="transaction")
+    [session] = fill(box, 1, kind="session")
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert result.sent == 2
+    assert event_ids(sentry_server) == [event]
+    assert len(sentry_server.items("session")) == 1
+    assert sentry_server.items("transaction") == []  # dropped while limited, and counted
+    assert box.stats()["dropped_ratelimit"] == 1
+    assert box.pending() == []
+    assert txn not in {e.event_id for e in box.sent()}
+    assert session in {e.event_id for e in box.sent()}
+
+
+def test_limits_sent_with_a_200_apply_to_the_next_reports(sentry_server: SentryServer) -> None:
+    """Bugsink's way: every answer, 200 too, carries a 24 h limit on transactions."""
+    sentry_server.answer_headers = {"X-Sentry-Rate-Limits": "86400:transaction;span:organization"}
+    box = outbox()
+    [event] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5).sent == 1
+    limits = box.rate_limits()
+    assert set(limits) == {"transaction", "span"}
+    assert 86300 < limits["transaction"] - time.time() <= 86400
+    fill(box, 1, kind="transaction")
+    [later] = fill(box, 1)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(sent=1, kept=0, held=0, dropped=1)  # fmt: skip
+    assert event_ids(sentry_server) == [event, later]
+    assert sentry_server.items("transaction") == []
+
+
+def test_sessions_go_a_hundred_per_request(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 150, kind="session")
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=10)
+    assert result == SendResult(150, 0, 0, 0)
+    assert sentry_server.requests == 2
+    assert sorted(len(e.items) for e in sentry_server.envelopes) == [50, 100]
+    assert len(sentry_server.items("session")) == 150
+
+
+def test_crash_reports_go_first(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 2, kind="transaction")
+    fill(box, 1, kind="session")
+    [event] = fill(box, 1)
+    send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert [e.items[0].type for e in sentry_server.envelopes] == \
+        ["event", "session", "transaction", "transaction"]  # fmt: skip
+    assert event_ids(sentry_server) == [event]
+
+
+def test_restamp_sets_sent_at_to_the_sending_time() -> None:
+    data = envelope()
+    out = restamp(data, now=0)
+    head, _, rest = out.partition(b"\n")
+    assert json.loads(head)["sent_at"] == "1970-01-01T00:00:00.000000Z"
+    assert rest == data.partition(b"\n")[2]
+    assert restamp(b"not json\nx") == b"not json\nx"
+
+
+def test_send_now_skips_backoff_but_not_rate_limits(sentry_server: SentryServer) -> None:
+    box = outbox()
+    [eid] = fill(box, 1)
+    [entry] = box.pending()
+    claim = box.claim(entry)
+    assert claim is not None
+    box.retry(claim, time.time() + 3600)  # backing off after failures
+    assert box.due() == []
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(1, 0, 0, 0)  # fmt: skip
+    assert event_ids(sentry_server) == [eid]
+    fill(box, 1)
+    box.limit({"error": time.time() + 3600})  # the server asked us to hold errors
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == \
+        SendResult(0, 0, 1, 0)  # fmt: skip
+    assert len(box.pending()) == 1
+
+
+def test_send_now_in_two_processes_sends_each_once(home: Path, sentry_server: SentryServer) -> None:
+    ids = fill(outbox(), 40)
+    code = ("from crashreport.sender import send_now\n"
+            f"print(send_now('mytool', config=None, dsn={sentry_server.dsn!r}, timeout=30).sent)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=home, env=child_env(home),
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    sent = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert sum(sent) == 40
+    assert sorted(event_ids(sentry_server)) == sorted(ids)
+
+
+def test_switching_off_stops_a_sender_at_once(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 5)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    Paths.for_app("mytool").paused.write_text("{}")  # set_level("off") in a running program
+    result = sender.drain(time.time() + 5)
+    assert result.sent == 0 and sentry_server.requests == 0
+    Paths.for_app("mytool").paused.unlink()
+    os.environ["MYTOOL_TELEMETRY"] = "off"
+    try:
+        assert sender.drain(time.time() + 5).sent == 0
+    finally:
+        del os.environ["MYTOOL_TELEMETRY"]
+    assert sentry_server.requests == 0
+    assert sender.drain(time.time() + 5).sent == 5
+    sender.close()
+
+
+# -- every answer, settled -------------------------------------------------------------------------
+@pytest.mark.parametrize("status", ["200", "202", "299"])
+def test_any_2xx_is_delivered_and_never_sent_again(sentry_server: SentryServer, status: str) -> None:
+    box = outbox()
+    ids = fill(box, 2)
+    sentry_server.fault(status)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(2, 0, 0, 0)
+    assert {e.event_id for e in box.sent()} == ids and box.pending() == []
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 0)
+    assert sorted(event_ids(sentry_server)) == sorted(ids)
+
+
+@pytest.mark.parametrize("status", ["300", "301", "302", "307", "308", "500", "502", "503", "599"])
+def test_a_redirect_or_a_server_error_keeps_the_report(sentry_server: SentryServer, status: str) -> None:
+    """A redirect is not followed (a captive portal would take the report) and not a refusal."""
+    box = outbox()
+    ids = fill(box, 2)
+    sentry_server.answer_headers = {"Location": "http://127.0.0.1:9/elsewhere"}
+    sentry_server.fault(status)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 2, 0, 0)
+    assert sentry_server.requests == 1  # a server that fails is not asked again at once
+    [entry, other] = box.pending()
+    assert {entry.event_id, other.event_id} == ids
+    assert (entry.attempts, other.attempts) == (1, 0)
+    assert box.stats()["failures"] == 1 and box.stats()["dropped_4xx"] == 0
+
+
+@pytest.mark.parametrize("status", ["400", "401", "403", "404", "413", "499"])
+def test_a_4xx_drops_the_report_and_says_which(sentry_server: SentryServer, status: str) -> None:
+    box = outbox()
+    fill(box, 1)
+    sentry_server.fault(status)
+    start = time.time()
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 1)
+    stats = box.stats()
+    assert (stats["dropped_4xx"], stats["pending"], stats["failures"]) == (1, 0, 0)
+    assert stats["last_refusal"]["status"] == int(status)
+    assert start - 1 <= stats["last_refusal"]["at"] <= time.time() + 1
+
+
+def test_a_429_with_only_retry_after_holds_everything_that_long(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 1)
+    fill(box, 1, kind="session")
+    fill(box, 1, kind="transaction")
+    sentry_server.fault("429", retry_after=120, rate_limits=False)
+    start = time.time()
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    assert sentry_server.requests == 1  # the limit holds the rest without asking again
+    assert result == SendResult(0, 0, 2, 1)  # the usage record is dropped while limited
+    limits = box.rate_limits()
+    assert set(limits) == {""} and start + 119 <= limits[""] <= time.time() + 121
+    assert all(e.attempts == 0 for e in box.pending())
+    assert box.stats()["dropped_ratelimit"] == 1
+    assert box.due() == [] and box.due(now=time.time() + 122) != []
+
+
+def test_a_retry_after_date_is_honoured(sentry_server: SentryServer) -> None:
+    from email.utils import formatdate
+
+    box = outbox()
+    fill(box, 1)
+    sentry_server.answer_headers = {"Retry-After": formatdate(time.time() + 300, usegmt=True)}
+    sentry_server.fault("429", rate_limits=False)
+    send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
+    [entry] = box.pending()
+    assert time.time() + 250 < entry.not_before <= time.time() + 302
+
+
+def test_a_server_that_answers_nothing_keeps_everything(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 2)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.poster is not None
+    [entry, _] = box.pending()
+    claim = box.claim(entry)
+    assert claim is not None
+    result = Drain(box, sender.poster, sender.allowed)._settle(Answer(error="timed out"), [claim], 0)
+    assert result == SendResult(0, 1, 0, 0)
+    assert {e.attempts for e in box.pending()} == {0, 1}
+    sender.close()
+
+
+@pytest.mark.parametrize(("attempts", "seconds"), [(0, 0.0), (1, 0.0), (2, 0.0), (3, 60.0),
+                                                   (4, 120.0), (5, 240.0), (10, 7680.0),
+                                                   (11, 15360.0), (12, 21600.0), (50, 21600.0)])  # fmt: skip
+def test_backoff_after_the_third_failure_doubles_up_to_six_hours(attempts: int, seconds: float) -> None:
+    assert backoff(attempts) == seconds
+
+
+def test_a_failing_report_waits_longer_each_time(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 1)
+    sentry_server.fault("503")
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.poster is not None
+    drain = Drain(box, sender.poster, sender.allowed)
+    waits = []
+    for _ in range(5):
+        [entry] = box.pending()
+        claim = box.claim(entry)
+        assert claim is not None
+        start = time.time()
+        drain._deliver([claim])
+        [entry] = box.pending()
+        waits.append(entry.not_before - start if entry.not_before else 0)
+    assert [e.attempts for e in box.pending()] == [5]
+    assert waits[:2] == [0, 0]
+    assert all(w <= wait <= w + 1.5 for w, wait in zip([60, 120, 240], waits[2:]))  # whole seconds
+    assert sender.drain(time.time() + 5) == SendResult(0, 1, 0, 0)  # backing off: not sent
+    assert sentry_server.requests == 5
+    sender.close()
+
+
+# -- what may be sent, decided afresh ----------------------------------------------------------------
+def _write_config(text: str) -> str:
+    path = Path.home() / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(("program", "config", "environ", "allowed"), [
+    ("all", None, {}, "all"),
+    ("errors", None, {}, "errors"),
+    ("errors", "telemetry:\n  collect: true\n", {}, "all"),
+    ("all", "telemetry:\n  collect: errors\n", {}, "errors"),
+    ("all", "telemetry:\n  collect: false\n", {}, None),  # `crashreport disable` since
+    ("all", "telemetry: [broken\n", {}, None),
+    ("all", None, {"MYTOOL_TELEMETRY": "errors"}, "errors"),
+    ("errors", None, {"MYTOOL_TELEMETRY": "all"}, "all"),
+    ("all", None, {"MYTOOL_TELEMETRY": "off"}, None),
+    ("all", "telemetry:\n  collect: true\n", {"DO_NOT_TRACK": "1"}, None),
+    ("all", None, {"CI": "true"}, None),
+])  # fmt: skip
+def test_the_sender_asks_again_whether_it_may_send(
+    monkeypatch: pytest.MonkeyPatch, program: str, config: str | None, environ: dict[str, str],
+    allowed: str | None,
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    sender = Sender("mytool", config=_write_config(config) if config else None, level=program)
+    assert sender.allowed() == allowed
+
+
+def test_a_program_that_switched_off_pauses_every_sender() -> None:
+    sender = Sender("mytool", level="all")
+    paths = Paths.for_app("mytool")
+    paths.paused.parent.mkdir(parents=True)
+    paths.paused.write_text("{}")
+    assert sender.allowed() is None
+    paths.paused.unlink()
+    assert sender.allowed() == "all"
+
+
+def test_switching_off_mid_drain_stops_after_the_report_in_flight(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 5)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    paused = Paths.for_app("mytool").paused
+
+    def switch_off(n: int) -> None:  # the user runs `telemetry disable` while the sender works
+        paused.write_text("{}")
+
+    assert sender.drain(time.time() + 5, progress=switch_off) == SendResult(1, 4, 0, 0)
+    assert sentry_server.requests == 1
+    sender.close()
+
+
+def test_at_level_errors_only_crash_reports_go(sentry_server: SentryServer) -> None:
+    box = outbox()
+    [event] = fill(box, 1)
+    fill(box, 1, kind="session")
+    fill(box, 1, kind="transaction")
+    sender = Sender("mytool", dsn=sentry_server.dsn, level="errors")
+    assert sender.drain(time.time() + 5) == SendResult(1, 2, 0, 0)
+    assert event_ids(sentry_server) == [event] and sentry_server.items("session") == []
+    sender.close()
+
+
+def test_without_a_dsn_nothing_is_sent_and_everything_is_kept() -> None:
+    box = outbox()
+    fill(box, 3)
+    sender = Sender("mytool")
+    assert sender.drain(time.time() + 5) == SendResult(0, 3, 0, 0)
+    assert len(box.pending()) == 3
+
+
+def test_a_deadline_already_past_sends_nothing(sentry_server: SentryServer) -> None:
+    fill(outbox(), 2)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() - 1) == SendResult(0, 2, 0, 0)
+    assert sender.drain(time.time() + 5, backoff_wait=False) == SendResult(2, 0, 0, 0)
+    sender.close()
+
+
+def test_a_truncated_envelope_is_dropped_never_sent(sentry_server: SentryServer) -> None:
+    box = outbox()
+    [good] = fill(box, 1)
+    box.put(envelope()[:-20])  # cut off by a power cut, say
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(1, 0, 0, 1)
+    assert event_ids(sentry_server) == [good]
+    assert box.stats()["dropped_corrupt"] == 1 and box.pending() == []
+    sender.close()
+
+
+def test_a_session_batch_merges_the_items_under_the_first_header(sentry_server: SentryServer) -> None:
+    box = outbox()
+    sids = fill(box, 3, kind="session")
+    fill(box, 1, kind="transaction")
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.drain(time.time() + 5)
+    sender.close()
+    first, second = sentry_server.envelopes
+    assert [i.type for i in first.items] == ["session"] * 3
+    assert {i.payload["event_id"] for i in first.items} == sids
+    assert [i.type for i in second.items] == ["transaction"]
+    assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
+
+
+def test_restamp_leaves_what_it_cannot_read() -> None:
+    assert restamp(b"[1, 2]\nrest") == b"[1, 2]\nrest"
+    assert restamp(b"not json") == b"not json"
+    out = restamp(b'{"event_id": "x"}', now=86400)
+    assert json.loads(out) == {"event_id": "x", "sent_at": "1970-01-02T00:00:00.000000Z"}
+
+
+# -- runs turned into reports ------------------------------------------------------------------------
+def _record(**fields: Any) -> dict[str, Any]:
+    """A run's journal record as a real run writes it (crashreport.run.Run._record)."""
+    record = {"v": 1, "sid": str(uuid.uuid4()), "trace_id": uuid.uuid4().hex,
+              "span_id": uuid.uuid4().hex[:16], "did": "ab" * 16, "app": "mytool",
+              "version": "1.0", "environment": "production", "dsn": None, "level": "all",
+              "started": time.time() - 10, "pid": 1, "subcommand": "sync", "python": "3.11.7",
+              "implementation": "cpython", "scrub": {"patterns": [], "keys": [], "words": []}}  # fmt: skip
+    record.update(fields)
+    return record
+
+
+FINISHED = {"outcome": "ok", "exit_code": 0, "errors": 0, "crashed": False, "spans": [],
+            "counters": {}}  # fmt: skip
+
+
+def _leave(record: dict[str, Any], fault: str | None = None) -> Path:
+    """What a run leaves in the journal: its record, and its fault file if it had one."""
+    runs = Paths.for_app("mytool").runs_dir
+    journal.ensure_dir(runs)
+    path = runs / f"{record['sid']}.json"
+    journal.write(path, record)
+    if fault is not None:
+        path.with_suffix(".fault").write_text(fault)
+    return path
+
+
+def _kinds(box: Outbox) -> list[str]:
+    return sorted(k for e in box.pending() for k in e.kinds)
+
+
+def test_a_finished_run_becomes_its_session_and_usage_record() -> None:
+    record = _record(ended=time.time() - 5, **FINISHED)
+    path = _leave(record)
+    sender = Sender("mytool")
+    assert sender.collect() == 1
+    box = outbox()
+    assert _kinds(box) == ["session", "transaction"]
+    assert not path.exists()
+    [session] = [e for e in box.pending() if e.kinds == ("session",)]
+    assert session.event_id == record["sid"].replace("-", "")
+    assert abs(session.created - record["started"]) < 0.001  # as old as the run
+    assert sender.collect() == 0  # once
+
+
+def test_a_run_that_vanished_is_one_abnormal_session(sentry_server: SentryServer) -> None:
+    _leave(_record())  # no end, no fault file: its process is gone
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.collect()
+    sender.drain(time.time() + 5)
+    [session] = sentry_server.items("session")
+    assert (session["status"], session["init"]) == ("abnormal", True)
+    assert sentry_server.items("transaction") == []
+    sender.close()
+
+
+def test_a_segfault_becomes_a_crashed_session_and_a_crash_report(sentry_server: SentryServer) -> None:
+    dump = ('Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n'
+            '  File "/usr/lib/python3/json/x.py", line 3 in convert\n')  # fmt: skip
+    record = _record(level="errors")
+    _leave(record, dump)
+    crashed = _record()
+    _leave(crashed, dump)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.collect() == 2
+    sender.drain(time.time() + 5)
+    events = sentry_server.items("event")
+    assert len(events) == 2 and {e["exception"]["values"][0]["type"] for e in events} == {"SIGSEGV"}
+    [session] = sentry_server.items("session")  # level errors sends no session
+    assert (session["sid"], session["status"]) == (crashed["sid"], "crashed")
+    [envelope_] = [e for e in sentry_server.envelopes if e.items[0].type == "event"][:1]
+    assert envelope_.headers["event_id"] == envelope_.items[0].payload["event_id"]
+    assert envelope_.headers["trace"]["public_key"] == PUBLIC_KEY
+    sender.close()
+
+
+def test_a_record_of_an_unknown_level_or_shape_is_removed_unsent() -> None:
+    off = _leave(_record(level="off", ended=time.time(), **FINISHED))
+    broken = _leave({"sid": "x", "level": "all"})  # no "started": not a record we can read
+    assert Sender("mytool").collect() == 1
+    assert not off.exists() and not broken.exists()
+    assert outbox().pending() == []
+
+
+def test_only_one_run_can_be_collected_on_demand() -> None:
+    a, b = _record(ended=time.time(), **FINISHED), _record(ended=time.time(), **FINISHED)
+    _leave(a)
+    path_b = _leave(b)
+    assert Sender("mytool").collect(only=a["sid"]) == 1
+    assert [e.event_id for e in outbox().pending() if e.kinds == ("session",)] == \
+        [a["sid"].replace("-", "")]  # fmt: skip
+    assert path_b.exists()
+
+
+def test_a_report_already_queued_is_not_queued_twice() -> None:
+    """A sender killed halfway through a run leaves some of its reports queued, and the record."""
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    Sender("mytool").collect()
+    box = outbox()
+    first = sorted(e.path.name for e in box.pending())
+    _leave(record)  # the record is still there
+    Sender("mytool").collect()
+    assert sorted(e.path.name for e in box.pending()) == first
+
+
+def test_a_session_too_old_for_sentry_is_counted_not_queued() -> None:
+    _leave(_record(started=time.time() - 6 * 86400, ended=time.time() - 6 * 86400, **FINISHED))
+    _leave(_record(started=time.time() - 4 * 86400, ended=time.time() - 4 * 86400, **FINISHED))
+    Sender("mytool").collect()
+    box = outbox()
+    assert _kinds(box) == ["session", "transaction", "transaction"]
+    assert box.stats()["dropped_old"] == 1
+
+
+def test_what_a_run_leaves_is_scrubbed_before_it_is_queued() -> None:
+    home = str(Path.home())
+    record = _record(ended=time.time(), subcommand=f"open {home}/Steuerbescheid.pdf", **FINISHED,
+                     scrub={"patterns": ["secret-[0-9]+"], "keys": [], "words": []})  # fmt: skip
+    record["spans"] = [{"name": "fetch", "start": time.time(), "duration": 0.1, "outcome": "error",
+                        "error": {"type": "OSError", "message": f"{home}/x secret-42"}}]
+    _leave(record)
+    Sender("mytool").collect()
+    box = outbox()
+    text = b"".join(box.read(e) for e in box.pending()).decode()
+    assert home not in text and "secret-42" not in text and "Steuerbescheid" not in text
+
+
+def test_a_scrub_pattern_that_does_not_compile_falls_back_to_the_defaults() -> None:
+    home = str(Path.home())
+    record = _record(ended=time.time(), subcommand=f"open {home}/Steuerbescheid.pdf", **FINISHED,
+                     scrub={"patterns": ["(unclosed"], "keys": [], "words": []})  # fmt: skip
+    _leave(record)
+    Sender("mytool").collect()
+    box = outbox()
+    text = b"".join(box.read(e) for e in box.pending()).decode()
+    assert len(box.pending()) == 2 and home not in text
+
+
+def test_every_envelope_carries_its_header(sentry_server: SentryServer) -> None:
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.collect()
+    sender.drain(time.time() + 5)
+    by_type = {e.items[0].type: e for e in sentry_server.envelopes}
+    assert set(by_type) == {"session", "transaction"}
+    assert "event_id" not in by_type["session"].headers and "trace" not in by_type["session"].headers
+    txn = by_type["transaction"]
+    assert txn.headers["event_id"] == txn.items[0].payload["event_id"]
+    assert txn.headers["trace"]["trace_id"] == record["trace_id"]
+    assert txn.headers["trace"]["public_key"] == PUBLIC_KEY
+    sender.close()
+
+
+def test_echo_prints_each_report_as_it_is_queued(capsys: pytest.CaptureFixture[str]) -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    Sender("mytool", echo=True).collect()
+    err = capsys.readouterr().err
+    assert err.count("crashreport: queued envelope") == 2
+    assert "--- session ---" in err and '"type": "transaction"' in err
+
+
+def test_spotlight_gets_a_copy_of_each_report(sentry_server: SentryServer) -> None:
+    spotlight = SentryServer()
+    try:
+        url = f"http://127.0.0.1:{spotlight.port}/stream"
+        _leave(_record(ended=time.time(), **FINISHED))
+        sender = Sender("mytool", dsn=sentry_server.dsn, spotlight=url)
+        sender.collect()
+        assert sender.spool is not None
+        assert copy_to_spotlight(sender.spool, url, time.time() - 1) == 0
+        assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 2
+        assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 0  # once
+        assert sorted(e.items[0].type for e in spotlight.envelopes) == ["session", "transaction"]
+        sender.close()
+    finally:
+        spotlight.close()
+
+
+# -- the entry points ----------------------------------------------------------------------------
+def test_work_collects_and_delivers_until_nothing_is_left(sentry_server: SentryServer) -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    fill(outbox(), 2)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.work(time.time() + 10)
+    assert len(sentry_server.items("event")) == 2 and len(sentry_server.items("session")) == 1
+    assert outbox().pending() == []
+    sender.close()
+
+
+def test_work_does_nothing_while_off(sentry_server: SentryServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.work(time.time() + 10)
+    assert sentry_server.requests == 0 and outbox().pending() == []
+    assert len(list(journal.ended_runs(Paths.for_app("mytool").runs_dir))) == 1  # kept for later
+
+
+def test_the_detached_sender_delivers_and_exits_silently(home: Path, sentry_server: SentryServer) -> None:
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    proc = subprocess.run([sys.executable, "-m", "crashreport.sender", "--app", "mytool", "--dsn",
+                           sentry_server.dsn, "--seconds", "20"], cwd=home, env=child_env(home),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    [session] = sentry_server.items("session")
+    assert session["sid"] == record["sid"]
+    assert outbox().pending() == []
+
+
+def test_in_process_delivery_at_exit_within_its_bound(sentry_server: SentryServer) -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    run_in_process(["--app", "mytool", "--dsn", sentry_server.dsn], timeout=5)
+    assert len(sentry_server.items("session")) == 1 and outbox().pending() == []
+
+
+def test_in_process_with_no_time_queues_without_sending(sentry_server: SentryServer) -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    run_in_process(["--app", "mytool", "--dsn", sentry_server.dsn], timeout=0)
+    assert sentry_server.requests == 0 and _kinds(outbox()) == ["session", "transaction"]
+
+
+def test_wait_and_collect_queues_the_finished_runs_now() -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    wait_and_collect("mytool", timeout=1)
+    assert _kinds(outbox()) == ["session", "transaction"]
+
+
+def test_reports_that_found_no_disk_go_from_memory(sentry_server: SentryServer) -> None:
+    datas = [envelope(event_id=uuid.uuid4().hex) for _ in range(3)]
+    send_from_memory(sentry_server.dsn, datas, timeout=2)
+    assert len(event_ids(sentry_server)) == 3
+
+
+@pytest.mark.parametrize("mode", ["500", "hang"])
+def test_from_memory_a_failing_server_ends_the_attempt(sentry_server: SentryServer, mode: str) -> None:
+    sentry_server.fault(mode)
+    start = time.monotonic()
+    send_from_memory(sentry_server.dsn, [envelope(), envelope(), envelope()], timeout=0.3)
+    assert time.monotonic() - start < 1.5
+    assert sentry_server.requests == 1
+
+
+def test_from_memory_a_refusal_does_not_stop_the_rest(sentry_server: SentryServer) -> None:
+    sentry_server.fault("400")
+    send_from_memory(sentry_server.dsn, [envelope(), envelope()], timeout=2)
+    assert sentry_server.requests == 2
+
+
+# -- every report accounted for, whatever the answer -------------------------------------------------
+def test_a_4xx_for_each_report_still_tries_every_one(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 3)
+    sentry_server.fault("400")
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 3)
+    assert box.stats()["dropped_4xx"] == 3
+
+
+def test_corrupt_reports_first_do_not_stop_the_good_ones(sentry_server: SentryServer) -> None:
+    box = outbox()
+    for _ in range(2):
+        box.put(envelope()[:-20])
+    good = fill(box, 2)
+    calls: list[tuple[int, int]] = []
+    result = send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5,
+                      progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert result == SendResult(2, 0, 0, 2)
+    assert sorted(event_ids(sentry_server)) == sorted(good)
+    assert calls[-1] == (4, 4) and box.stats()["dropped_corrupt"] == 2
+
+
+def test_a_429_drops_a_usage_record_once_and_counts_it(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 1, kind="transaction")
+    sentry_server.fault("429", retry_after=60)
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(0, 0, 0, 1)
+    assert box.stats()["dropped_ratelimit"] == 1 and box.pending() == []
+
+
+def test_a_report_waiting_out_its_backoff_does_not_hold_back_the_next(sentry_server: SentryServer) -> None:
+    box = outbox()
+    waiting = fill(box, 1)
+    claim = box.claim(box.pending()[0])
+    assert claim is not None
+    box.retry(claim, time.time() + 3600)  # failed before: not due for an hour
+    [fresh] = fill(box, 1)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(1, 1, 0, 0)
+    assert event_ids(sentry_server) == [fresh]
+    assert {e.event_id for e in box.pending()} == waiting
+    sender.close()
