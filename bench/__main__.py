@@ -201,13 +201,15 @@ def main() -> int:
             cold_ms = cold(crash_reps if args.quick else 7)
             row("scrub one crash report (50 frames), cold in a fresh process, vocabulary included",
                 cold_ms, crash_exit * 1e3, "ms", "≤ 0.1x of the program's crash exit",
-                cold_ms <= 0.1 * crash_exit * 1e3, "baseline: that program's whole crash exit")
+                cold_ms <= 0.1 * crash_exit * 1e3, "baseline: that program's whole crash exit",
+                baseline="its crash exit")
             m = measure(1 if args.quick else 3)
             left = m["left"]
             row("scrub throughput, warm, vs Relay pii_strip_event", m["ours_warm_eps"],
                 m.get("relay_eps", float("nan")), "events/s", "≥ 1x, no canary left",
                 m["ours_warm_eps"] >= m.get("relay_eps", 0) and not left["ours"],
-                f"canaries left of {m['canaries']}: " + ", ".join(f"{k} {len(v)}" for k, v in left.items()))
+                f"canaries left of {m['canaries']}: " + ", ".join(f"{k} {len(v)}" for k, v in left.items()),
+                baseline="Relay")
         except ImportError:
             pass
 
