@@ -39,8 +39,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 def _read_words(name: str) -> frozenset[str]:
     data = _read(os.path.join(_HERE, name))
-    # None: a broken install, fewer words kept, never more
-    return frozenset(data.decode("ascii", "replace").split()) if data is not None else frozenset()
+    if data is None:  # a broken install: fewer words kept, never more
+        return frozenset()
+    return frozenset(data.decode("ascii", "replace").split())
 
 
 def _read(path: str, limit: int | None = None) -> bytes | None:
