@@ -311,3 +311,21 @@ def test_a_protocol_key_stays_a_key_whoever_the_machine_is(key: str) -> None:
     scrubber = Scrubber(context, patterns=[rf"(?<![\w.]){re.escape(key)}(?![\w.])"])
     out = scrubber.scrub({key: ["/home/alice/Kundenakte"]})
     assert out == {key: ["<path>"]}
+
+
+# -- near misses at the edges of the secret checks ----------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("411111111117 5", "411111111117 5"),  # 12 digits pass Luhn, the 13 do not: no card
+    ("NO698601111794", "NO698601111794"),  # passes mod 97 at 14 characters: no country's IBAN
+    ("NL43ZZZZ0417164300", FILTERED),  # an IBAN with Z, the last letter of base 36
+    ('password="hunter2', f'password="{FILTERED}'),  # a cut line: no quote is invented
+    ('password=""', f'password="{FILTERED}"'),  # an empty quoted value keeps both quotes
+    ("password='", f"password='{FILTERED}"),
+])  # fmt: skip
+def test_the_edges_of_cards_ibans_and_quoted_values(text: str, expected: str) -> None:
+    assert filter_secrets(text) == expected
+
+
+def test_hinted_lines_point_at_the_right_line_after_many_short_ones() -> None:
+    assert hinted_lines(["x"] * 20 + ["token", "y"]) == {20}
+    assert hinted_lines(["x"] * 20 + ["y", "token"]) == {21}
