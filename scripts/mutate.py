@@ -369,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{short_name(module):<20} {module:<36} {' '.join(tests)}")
         return 0
     module = module_path(ns.module)
+    if not ns.report and (ROOT / "build" / "lib" / module).exists():
+        # poodle's only_files matches this copy too, then finds it missing from a mutant's copy
+        raise SystemExit(f"remove build/ first: poodle would mutate build/lib/{module} too")
     OUT.mkdir(exist_ok=True)
     report = OUT / (short_name(module).replace("/", ".") + ".json")
     if not ns.report:
