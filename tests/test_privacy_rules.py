@@ -4,6 +4,7 @@ written out here on purpose: a word dropped from (or added to) a table is a chan
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -194,10 +195,16 @@ STATUSES = ["ok", "exited", "crashed", "abnormal", "errored", "cancelled", "unkn
             "data_loss", "unauthenticated", "error", "failed", "interrupted"]  # fmt: skip
 
 
-def test_protocol_statuses_are_kept() -> None:
-    scrubber = Scrubber(CTX)
+def test_protocol_statuses_are_kept_whoever_the_machine_is() -> None:
+    """A session's or span's status is read by Relay: kept as written even on a machine whose
+    user is called ``ok`` or ``crashed``; any other value is scrubbed like text."""
     for status in STATUSES:
-        assert scrubber.scrub({"status": status}) == {"status": status}
+        context = MachineContext(home=("/home/x",), user_names=(status,), host_names=("ws-4471",))
+        scrubber = Scrubber(context)
+        assert scrubber.scrub({"status": status, "outcome": status}) == {"status": status,
+                                                                         "outcome": status}
+        assert scrubber.scrub({"status": f"{status} Kundenakte"})["status"] in (
+            "<user> <text>", FILTERED)  # "unauthenticated" names a secret word: filtered whole
 
 
 # -- bounds -------------------------------------------------------------------------------------
@@ -220,3 +227,105 @@ def test_a_mebibyte_is_scanned_and_the_result_cut_to_64_kib() -> None:
     assert scrubber.scrub_string(short) == short
     out = scrubber.scrub_string(short + "a ")
     assert len(out) == 1 << 16 and out.endswith(" a…")
+
+
+# -- the placeholders, as a reader of a report meets them ---------------------------------------
+def test_each_placeholder_is_written_as_documented() -> None:
+    """The exact words a report shows where something was removed (written out: a placeholder
+    that changes is a changed promise, and the second scrub below would not keep it)."""
+    scrubber = Scrubber(CTX)
+    cycle: dict[str, Any] = {}
+    cycle["me"] = cycle
+    seen = {
+        "Kundenakte": "<text>",
+        "on 2024-03-05": "on <number>",
+        "/home/alice/Kundenakte/x.pdf": "<path>.pdf",
+        "sent to alice@example.org": "sent to <email>",
+        "from 198.51.100.23": "from <ip>",
+        "on ws-4471": "on <host>",
+        "by alice": "by <user>",
+        "mac 00:1a:2b:3c:4d:5e": "mac <mac>",
+        "id 0f8fad5b-d9cb-469f-a165-70867728950e": "id <id>",
+        "password=x": "password=[Filtered]",
+        "in /home/alice": "in ~",
+    }
+    for raw, expected in seen.items():
+        assert scrubber.scrub_string(raw) == expected, raw
+        assert scrubber.scrub_string(expected) == expected, expected  # a second scrub keeps it
+    assert scrubber.scrub(cycle) == {"me": "<cycle>"}
+    assert scrubber.scrub_string("a" * ((1 << 20) + 1)) == "<too-long>"
+    assert set(rules.PLACEHOLDERS) == {
+        "<text>", "<number>", "<path>", "<email>", "<ip>", "<host>", "<user>", "<mac>", "<id>",
+        "<scrub-error>", "<too-deep>", "<cycle>", "<too-long>", "<stdlib>", "<site-packages>",
+        "<python>", "<app>",
+    }  # fmt: skip
+    assert (rules.FILTERED, rules.ERROR, rules.DEEP) == ("[Filtered]", "<scrub-error>",
+                                                         "<too-deep>")  # fmt: skip
+
+
+#: Words of the placeholders and of what crashreport and sentry-sdk write themselves.
+PLACEHOLDER_WORDS = ["text", "number", "path", "email", "ip", "host", "user", "mac", "id",
+                     "filtered", "scrub", "error", "too", "deep", "cycle", "long", "stdlib",
+                     "site", "packages", "python", "app", "cli", "run", "crashreport", "errors",
+                     "dropped", "sentry", "sdk", "outcome", "counters", "excepthook", "atexit",
+                     "dedupe", "threading", "logging"]  # fmt: skip
+
+
+def test_placeholder_words_are_in_the_shipped_word_list() -> None:
+    """The table is read when ``scripts/gen_cpython_words.py`` writes the shipped word list: a
+    word added to it (or changed) without regenerating the list would not be program text."""
+    from crashreport.privacy.vocabulary import cpython_words
+
+    assert set(rules.PLACEHOLDER_WORDS) == set(PLACEHOLDER_WORDS)
+    assert set(PLACEHOLDER_WORDS) <= cpython_words()
+    text = " ".join(PLACEHOLDER_WORDS)
+    assert Scrubber(CTX).scrub_string(text) == text
+
+
+# -- the protocol's own keys --------------------------------------------------------------------
+PROTOCOL_KEYS = [
+    "sid", "did", "seq", "init", "started", "timestamp", "status", "errors", "duration", "attrs",
+    "release", "environment", "user_agent", "aggregates", "exited", "errored",
+    "abnormal", "crashed", "discarded_events", "reason", "category", "quantity", "items", "body",
+    "attributes", "level", "severity_text", "severity_number", "trace_id", "span_id",
+    "parent_span_id", "op", "description", "origin", "data", "tags", "start_timestamp",
+    "same_process_as_parent", "measurements", "value", "unit", "type", "name", "version", "build",
+    "event_id", "sent_at", "sdk", "trace", "public_key", "sample_rate", "sampled", "transaction",
+    "segment_id", "is_segment", "exclusive_time", "message", "formatted", "params", "outcome",
+    "exit_code", "status_code", "counters", "error.type", "error.message", "thread.id",
+    "thread.name", "mechanism", "handled", "frames", "filename", "abs_path", "function", "module",
+    "lineno", "colno", "in_app", "pre_context", "context_line", "post_context", "values",
+    "stacktrace", "runtime", "packages", "os", "device", "app", "url", "method", "logger",
+    "sentry.release", "sentry.environment", "sentry.sdk.name", "sentry.sdk.version",
+    "sentry.message.template", "sentry.origin", "server.address", "code.file.path",
+    "code.function.name", "code.line.number", "logger.name", "subcommand", "python",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", PROTOCOL_KEYS)
+def test_a_protocol_key_stays_a_key_whoever_the_machine_is(key: str) -> None:
+    """Relay reads these keys by name: on a machine whose user is called like one (``sid``,
+    ``release``), or an app whose own secret pattern matches one, the key stays as it is while
+    its value is still scrubbed (a user's folder in it is still replaced)."""
+    context = MachineContext(home=("/home/alice",), user_names=(key,), host_names=("ws-4471",))
+    scrubber = Scrubber(context, patterns=[rf"(?<![\w.]){re.escape(key)}(?![\w.])"])
+    out = scrubber.scrub({key: ["/home/alice/Kundenakte"]})
+    assert out == {key: ["<path>"]}
+
+
+# -- near misses at the edges of the secret checks ----------------------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("411111111117 5", "411111111117 5"),  # 12 digits pass Luhn, the 13 do not: no card
+    ("NO698601111794", "NO698601111794"),  # passes mod 97 at 14 characters: no country's IBAN
+    ("NL43ZZZZ0417164300", FILTERED),  # an IBAN with Z, the last letter of base 36
+    ('password="hunter2', f'password="{FILTERED}'),  # a cut line: no quote is invented
+    ('password=""', f'password="{FILTERED}"'),  # an empty quoted value keeps both quotes
+    ("password='", f"password='{FILTERED}"),
+])  # fmt: skip
+def test_the_edges_of_cards_ibans_and_quoted_values(text: str, expected: str) -> None:
+    assert filter_secrets(text) == expected
+
+
+def test_hinted_lines_point_at_the_right_line_after_many_short_ones() -> None:
+    assert hinted_lines(["x"] * 20 + ["token", "y"]) == {20}
+    assert hinted_lines(["x"] * 20 + ["y", "token"]) == {21}
