@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 from tests.conftest import settle as wait_for_sender  # noqa: E402
+from tests.processes import SenderWatch  # noqa: E402
 from tests.sentry_server import SentryServer  # noqa: E402
 
 Row = Callable[..., None]
@@ -86,41 +86,6 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
     return time.perf_counter() - start, proc.stderr
-
-
-class SenderWatch:
-    """The most sender processes of one HOME alive at once, sampled every 5 ms from /proc."""
-
-    def __init__(self, home: Path) -> None:
-        self.mark, self.most, self._stop = f"HOME={home}".encode(), 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _alive(self) -> int:
-        n = 0
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                cmd = Path(f"/proc/{name}/cmdline").read_bytes()
-                if b"crashreport.sender" not in cmd:
-                    continue
-                state = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-                environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            n += state not in (b"Z", b"X") and self.mark in environ
-        return n
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.most = max(self.most, self._alive())
-            time.sleep(0.005)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.most
 
 
 def clean_run_rows(row: Row, reps: int) -> None:

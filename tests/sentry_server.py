@@ -74,8 +74,7 @@ class _QuietServer(ThreadingHTTPServer):
         """A client that hangs up mid-request (a program exiting) is normal here."""
 
 
-#: The DSN's key in Sentry's shape (32 hex digits): the scrubber keeps a trace header's
-#: public_key only in that shape, as every real DSN has it.
+#: The DSN's key in Sentry's shape (32 hex digits), as every real DSN has it.
 PUBLIC_KEY = "5eb1c0de0c0ffee05eb1c0de0c0ffee0"
 
 

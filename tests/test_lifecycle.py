@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from crashreport.paths import Paths
 
 from .conftest import child_env, run_mytool, run_python, settle
+from .processes import SenderWatch, senders_of
 from .sentry_server import SentryServer
 from .test_delivery import on, outbox
 
@@ -34,56 +34,6 @@ def sessions_by_sid(server: SentryServer) -> dict[str, list[dict[str, object]]]:
     for s in server.items("session"):
         out.setdefault(str(s["sid"]), []).append(s)
     return out
-
-
-def sender_pids() -> list[int]:
-    """Live sender processes of this machine (their command line names the module)."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmd = f.read()
-            with open(f"/proc/{name}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if b"crashreport.sender" in cmd and state not in (b"Z", b"X"):
-            pids.append(int(name))
-    return pids
-
-
-def senders_of(home: Path | str) -> list[int]:
-    """Live senders whose HOME is ``home`` (one test's)."""
-    mine = []
-    for pid in sender_pids():
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"HOME={home}".encode() in f.read().split(b"\0"):
-                    mine.append(pid)
-        except OSError:
-            continue
-    return mine
-
-
-class SenderWatch:
-    """Samples the number of live senders every 5 ms (of this test's HOME only)."""
-
-    def __init__(self, home: Path) -> None:
-        self.home, self.most, self._stop = str(home), 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.most = max(self.most, len(senders_of(self.home)))
-            time.sleep(0.005)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.most
 
 
 # -- no cost -------------------------------------------------------------------------------------
@@ -125,10 +75,9 @@ def test_a_caller_reading_the_output_does_not_wait_for_the_sender(
     assert time.monotonic() - start < 5
     assert proc.returncode == 1 and b"FileNotFoundError" in err
     deadline = time.monotonic() + 10
-    while not sender_pids() and time.monotonic() < deadline:
+    while not senders_of(home) and time.monotonic() < deadline:
         time.sleep(0.05)
-    [pid] = [p for p in sender_pids() if f"HOME={home}".encode() in
-             Path(f"/proc/{p}/environ").read_bytes().split(b"\0")]  # fmt: skip
+    [pid] = senders_of(home)
     fds = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert not [fd for fd in fds if fd.startswith("pipe:")], fds  # no pipe of the caller
     stat_sender = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
