@@ -145,6 +145,12 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("_ensure_dir: if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:",
          "stat.S_IMODE(os.lstat(path).st_mode) | 63", "chmod 0700 of a folder already 0700"),
     ] + [
+        ("_ensure_dir: os.mkdir(path, 0o700)", m, "any access for others is taken away on the "
+         "next line (0700): the mode it was made with is never seen") for m in ("449", "447")
+    ] + [
+        ('_write_atomic: tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"', "5",
+         "a longer random part of a temporary name: still unique, still recognised by recover()"),
+    ] + [
         ("_enforce_bounds: max_count, max_bytes = max(1, max_count * 9 // 10), max(1, max_bytes * 9 "
          "// 10)", m, "a whole count or size is over x exactly when it is over floor(x)")
         for m in ("max_count * 9 / 10", "max_bytes * 9 / 10")
@@ -164,6 +170,20 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ] + [
         (f"_priority: {PRIORITY}", m, "ranks are only compared: crash reports first, sessions, "
          "then the rest, either way") for m in ("-1", "3", PRIORITY_SUBSET)
+    ] + [
+        (f"{where}: break", "continue", "past the deadline every later turn skips too: nothing "
+         "more is sent either way") for where in ("copy_to_spotlight", "send_from_memory")
+    ] + [
+        (f"{where}: continue", "break", "another sender took the report between listing and "
+         "claiming: that sender delivers the rest (tests/test_sender.py: two senders, each report "
+         "once)") for where in ("drain", "copy_to_spotlight")
+    ] + [
+        ("_settle: dropped += 1", "'dropped = 1'", "only a lone report can be dropped on a 429 "
+         "(a batch is sessions, which are held), after none was dropped as corrupt"),
+        ("_merge: return datas[0]", "-1", "a list of one: its first is its last"),
+    ] + [
+        ("_merge: if len(datas) == 1:", m, "one envelope merged is itself (its items re-joined "
+         "with the same newlines)") for m in ("0", "None")
     ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",

@@ -397,7 +397,7 @@ def test_names_stay_within_their_fields(box: Outbox) -> None:
 def test_how_long_sentry_still_takes_a_report(kinds: tuple[str, ...], days: int) -> None:
     from crashreport.delivery.outbox import Entry
 
-    assert Entry(Path("x"), 0.0, 1, kinds, None).max_age == days * 86400
+    assert Entry(Path("x"), 0.0, 1, kinds, None, 0, 0.0).max_age == days * 86400
 
 
 # -- one send ---------------------------------------------------------------------------------------
@@ -581,6 +581,7 @@ def test_every_file_in_the_folder_is_private_whatever_the_umask(box: Outbox) -> 
         box.put(envelope())
         box.limit({"": time.time() + 100})
         box.count("sent")
+        made = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in box.directory.iterdir()}
         (box.directory / ".lock").unlink()
         (box.directory / ".lock").symlink_to(box.directory / "elsewhere")
         box.count("sent")
@@ -588,6 +589,7 @@ def test_every_file_in_the_folder_is_private_whatever_the_umask(box: Outbox) -> 
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in box.directory.iterdir()}
     assert len(modes) == 4 and set(modes.values()) == {0o600}, modes
+    assert made == modes  # the lock as first made, too
 
 
 def test_the_byte_bound_cuts_to_ninety_percent_and_a_bound_of_one_keeps_one(tmp_path: Path) -> None:
@@ -661,17 +663,18 @@ def test_next_due_of_now(box: Outbox) -> None:
 
 def test_claims_of_other_processes_alive_are_kept_and_of_none_returned(box: Outbox) -> None:
     """pid 0 is no process (os.kill(0, 0) would ask this process group); a sleeping process is
-    alive and not a zombie."""
+    alive and not a zombie; so is pid 1 (in a container, the sender itself may be pid 1)."""
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        entries = [box.put(envelope()) for _ in range(4)]
+        entries = [box.put(envelope()) for _ in range(5)]
         now = int(time.time())
-        for entry, pid in zip(entries, [alive.pid, 0, _dead_pid(), _dead_pid()], strict=True):
+        pids = [alive.pid, 1, 0, _dead_pid(), _dead_pid()]
+        for entry, pid in zip(entries, pids, strict=True):
             assert entry is not None
             os.rename(entry.path, f"{entry.path}.claimed-{pid}-{now}-abcdef01")
         assert box.recover() == 3
-        assert box.pending() == entries[1:]
-        assert [pid for _entry, pid, _at in box.claimed()] == [alive.pid]
+        assert box.pending() == entries[2:]
+        assert sorted(pid for _entry, pid, _at in box.claimed()) == sorted([alive.pid, 1])
         time.sleep(0.05)
         assert alive.poll() is None  # asked whether it lives (signal 0), never signalled
     finally:
@@ -687,3 +690,27 @@ def test_a_state_file_is_read_up_to_sixty_four_kibibytes(box: Outbox) -> None:
     assert box.stats()["sent"] == 7
     stats.write_text(head + "x" * (64 * 1024 - len(head) - 1) + '"}')
     assert box.stats()["sent"] == 0  # a planted huge file is not read
+
+
+def test_a_report_dropped_before_it_was_queued_counts_once(box: Outbox) -> None:
+    box.count("dropped_old")
+    box.count("dropped_old", 3)
+    assert box.stats()["dropped_old"] == 4
+
+
+def test_a_writer_killed_half_way_leaves_nothing_once_recovered(box: Outbox) -> None:
+    """Killed (power cut, SIGKILL) after writing its temporary file, before putting it in place:
+    the next sender removes what it left, and the queue never lists it."""
+    code = ("import os, sys\n"
+            "from crashreport.delivery.outbox import Outbox\n"
+            "os.replace = lambda *a: os._exit(9)  # dies between writing and renaming\n"
+            "Outbox(sys.argv[1], sys.argv[2]).put(sys.stdin.buffer.read())\n")  # fmt: skip
+    data = envelope()
+    proc = subprocess.run([sys.executable, "-c", code, str(box.directory), str(box.sent_dir)],
+                          input=data, capture_output=True)  # fmt: skip
+    assert proc.returncode == 9
+    [left] = [p for p in box.directory.iterdir() if p.name != ".lock"]
+    assert left.read_bytes() == data
+    assert box.pending() == []
+    assert box.recover(now=time.time() + 10) == 1
+    assert [p for p in box.directory.iterdir() if p.name != ".lock"] == []

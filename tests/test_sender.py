@@ -29,9 +29,9 @@ from crashreport.delivery.drain import (
 from crashreport.delivery.http import Answer
 from crashreport.delivery.outbox import Outbox
 from crashreport.paths import Paths
-from crashreport.sender import Sender, run_in_process, send_now, wait_and_collect
+from crashreport.sender import Sender, _parser, run_in_process, send_now, wait_and_collect
 
-from .conftest import child_env
+from .conftest import ROOT, child_env
 from .sentry_server import PUBLIC_KEY, SentryServer
 from .test_delivery import event_ids, fill, outbox
 from .test_outbox import envelope
@@ -160,13 +160,15 @@ def test_sessions_go_a_hundred_per_request(sentry_server: SentryServer) -> None:
 
 
 def test_crash_reports_go_first(sentry_server: SentryServer) -> None:
+    """Then release health (a session aggregate left by an older version too), then the rest."""
     box = outbox()
     fill(box, 2, kind="transaction")
+    fill(box, 1, kind="sessions")
     fill(box, 1, kind="session")
     [event] = fill(box, 1)
     send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5)
     assert [e.items[0].type for e in sentry_server.envelopes] == \
-        ["event", "session", "transaction", "transaction"]  # fmt: skip
+        ["event", "sessions", "session", "transaction", "transaction"]  # fmt: skip
     assert event_ids(sentry_server) == [event]
 
 
@@ -238,9 +240,11 @@ def test_any_2xx_is_delivered_and_never_sent_again(sentry_server: SentryServer, 
     assert sorted(event_ids(sentry_server)) == sorted(ids)
 
 
-@pytest.mark.parametrize("status", ["300", "301", "302", "307", "308", "500", "502", "503", "599"])
+@pytest.mark.parametrize("status", ["199", "300", "301", "302", "307", "308", "399", "500", "502",
+                                    "503", "599"])
 def test_a_redirect_or_a_server_error_keeps_the_report(sentry_server: SentryServer, status: str) -> None:
-    """A redirect is not followed (a captive portal would take the report) and not a refusal."""
+    """A redirect is not followed (a captive portal would take the report) and not a refusal;
+    an informational answer is no acceptance."""
     box = outbox()
     ids = fill(box, 2)
     sentry_server.answer_headers = {"Location": "http://127.0.0.1:9/elsewhere"}
@@ -446,6 +450,27 @@ def test_a_session_batch_merges_the_items_under_the_first_header(sentry_server: 
     assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
 
 
+def test_two_sessions_are_one_envelope_of_both_items_byte_for_byte(sentry_server: SentryServer) -> None:
+    box = outbox()
+    datas = [envelope("session"), envelope("session")]
+    for data in datas:
+        box.put(data)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(2, 0, 0, 0)
+    sender.close()
+    [sent] = sentry_server.envelopes
+    head, _, items = sent.raw.partition(b"\n")
+    assert json.loads(head).keys() == {"sent_at"}  # the first envelope's header, restamped
+    assert items == b"".join(d.partition(b"\n")[2] for d in datas)
+
+
+def test_an_empty_header_line_gets_one_saying_when_it_was_sent() -> None:
+    items = envelope().partition(b"\n")[2]
+    head, _, rest = restamp(b"\n" + items, now=0).partition(b"\n")
+    assert json.loads(head) == {"sent_at": "1970-01-01T00:00:00.000000Z"}
+    assert rest == items
+
+
 def test_restamp_leaves_what_it_cannot_read() -> None:
     assert restamp(b"[1, 2]\nrest") == b"[1, 2]\nrest"
     assert restamp(b"not json") == b"not json"
@@ -628,6 +653,8 @@ def test_spotlight_gets_a_copy_of_each_report(sentry_server: SentryServer) -> No
         assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 2
         assert copy_to_spotlight(sender.spool, url, time.time() + 5) == 0  # once
         assert sorted(e.items[0].type for e in spotlight.envelopes) == ["session", "transaction"]
+        stats = sender.spool.stats()  # nothing left on disk, not even a claim
+        assert (stats["sent"], stats["pending"], stats["claimed"]) == (2, 0, 0)
         sender.close()
     finally:
         spotlight.close()
@@ -685,7 +712,7 @@ def test_wait_and_collect_queues_the_finished_runs_now() -> None:
 
 def test_reports_that_found_no_disk_go_from_memory(sentry_server: SentryServer) -> None:
     datas = [envelope(event_id=uuid.uuid4().hex) for _ in range(3)]
-    send_from_memory(sentry_server.dsn, datas, timeout=2)
+    send_from_memory(sentry_server.dsn, datas, timeout=2, ca_certs=None)
     assert len(event_ids(sentry_server)) == 3
 
 
@@ -693,14 +720,16 @@ def test_reports_that_found_no_disk_go_from_memory(sentry_server: SentryServer) 
 def test_from_memory_a_failing_server_ends_the_attempt(sentry_server: SentryServer, mode: str) -> None:
     sentry_server.fault(mode)
     start = time.monotonic()
-    send_from_memory(sentry_server.dsn, [envelope(), envelope(), envelope()], timeout=0.3)
+    send_from_memory(sentry_server.dsn, [envelope(), envelope(), envelope()], timeout=0.3,
+                     ca_certs=None)
     assert time.monotonic() - start < 1.5
     assert sentry_server.requests == 1
 
 
-def test_from_memory_a_refusal_does_not_stop_the_rest(sentry_server: SentryServer) -> None:
-    sentry_server.fault("400")
-    send_from_memory(sentry_server.dsn, [envelope(), envelope()], timeout=2)
+@pytest.mark.parametrize("status", ["400", "499"])
+def test_from_memory_a_refusal_does_not_stop_the_rest(sentry_server: SentryServer, status: str) -> None:
+    sentry_server.fault(status)
+    send_from_memory(sentry_server.dsn, [envelope(), envelope()], timeout=2, ca_certs=None)
     assert sentry_server.requests == 2
 
 
@@ -746,3 +775,34 @@ def test_a_report_waiting_out_its_backoff_does_not_hold_back_the_next(sentry_ser
     assert event_ids(sentry_server) == [fresh]
     assert {e.event_id for e in box.pending()} == waiting
     sender.close()
+
+
+def test_every_report_rate_limited_for_good_is_counted(sentry_server: SentryServer) -> None:
+    box = outbox()
+    fill(box, 3, kind="transaction")
+    box.limit({"transaction": time.time() + 3600})  # usage records are not held: dropped
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(0, 0, 0, 3)
+    sender.close()
+    assert box.stats()["dropped_ratelimit"] == 3 and sentry_server.requests == 0
+
+
+def test_at_level_errors_a_crash_report_with_more_does_not_hold_back_the_next(
+        sentry_server: SentryServer) -> None:  # fmt: skip
+    """Queued at level all with another item; the user has since chosen crash reports only."""
+    box = outbox()
+    event = envelope()
+    usage = envelope("transaction").partition(b"\n")[2]
+    box.put(event + usage)
+    [alone] = fill(box, 1)
+    sender = Sender("mytool", dsn=sentry_server.dsn, level="errors")
+    assert sender.drain(time.time() + 5) == SendResult(1, 1, 0, 0)
+    sender.close()
+    assert event_ids(sentry_server) == [alone]
+    [kept] = box.pending()
+    assert kept.kinds == ("event", "transaction")
+
+
+def test_a_sender_works_at_most_the_two_minutes_the_docs_promise() -> None:
+    assert _parser().parse_args(["--app", "mytool"]).seconds == 120
+    assert "it works at most 2 minutes" in (ROOT / "docs" / "outbox.md").read_text()

@@ -70,8 +70,8 @@ class Drain:
     def __init__(self, outbox: Outbox, poster: Poster, allowed: Callable[[], str | None]) -> None:
         self.outbox, self.poster, self.allowed = outbox, poster, allowed
 
-    def drain(self, deadline: float, *, backoff_wait: bool = True,
-              progress: Callable[[int], None] | None = None) -> SendResult:  # fmt: skip
+    def drain(self, deadline: float, *, backoff_wait: bool,
+              progress: Callable[[int], None] | None) -> SendResult:  # fmt: skip
         """Deliver what is due until ``deadline``, the server fails, or nothing is left."""
         sent = kept = held = dropped = 0
         level = self.allowed()
@@ -95,8 +95,6 @@ class Drain:
             if progress is not None:
                 progress(outcome.sent + outcome.dropped)
             if outcome.kept:  # the server is down or failing: stop for now
-                break
-            if time.time() >= deadline:
                 break
             level = self.allowed()  # switched off meanwhile: stop at once
         pending = self.outbox.pending()
@@ -209,13 +207,12 @@ def copy_to_spotlight(spool: Outbox, url: str, deadline: float) -> int:
     return copied
 
 
-
 def send_from_memory(dsn: str, datas: list[bytes], *, timeout: float,
-                     ca_certs: str | None = None) -> None:
+                     ca_certs: str | None) -> None:
     """Send reports that could not be written to disk, from inside the program at its exit,
     within ``timeout`` seconds (its exit bound); what is not sent by then is lost."""
     deadline = time.time() + timeout
-    poster = Poster(Dsn.parse(dsn), ca_certs=ca_certs, timeout=max(0.05, timeout))
+    poster = Poster(Dsn.parse(dsn), ca_certs=ca_certs, timeout=timeout)
     try:
         for data in datas:
             if time.time() >= deadline:

@@ -77,8 +77,8 @@ class Entry:
     size: int  # bytes
     kinds: tuple[str, ...]  # item types inside, e.g. ("event",), ("session",)
     event_id: str | None
-    attempts: int = 0  # failed sends so far
-    not_before: float = 0.0  # unix time before which it is not sent again
+    attempts: int  # failed sends so far
+    not_before: float  # unix time before which it is not sent again
     sent_at: float | None = None  # for the sent log: when the server accepted it
 
     @property
@@ -354,15 +354,12 @@ class Outbox:
         """The server accepted it: move it to the sent log (bounded) and count it."""
         self._count("sent")
         name = f"{time.time_ns():020d}~{claim.entry.path.name}"
-        moved = False
         if self.sent_keep > 0:
             with contextlib.suppress(OSError):
                 self._ensure_dir(self.sent_dir)
                 os.rename(claim.path, self.sent_dir / name)
-                moved = True
-        if not moved:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(claim.path)
+        with contextlib.suppress(FileNotFoundError):  # not moved: no sent log, or a failing disk
+            os.unlink(claim.path)
         self._trim_sent()
 
     def retry(self, claim: Claim, not_before: float, *, failed: bool = True) -> Entry:
@@ -524,7 +521,7 @@ class Outbox:
                 stats[counter] = (value if isinstance(value, int) else 0) + n
                 stats.update(notes)
                 self._write_atomic(self.directory, self._stats_path.name,
-                                   json.dumps(stats, sort_keys=True).encode())  # fmt: skip
+                                   json.dumps(stats).encode())  # fmt: skip
 
     def refused(self, claim: Claim, status: int) -> None:
         """The server refused it for good (4xx): delete it, count it, remember the answer."""
@@ -566,7 +563,7 @@ class Outbox:
                 for category, t in until.items():
                     limits[category] = max(limits.get(category, 0.0), t)
                 self._write_atomic(self.directory, self._limits_path.name,
-                                   json.dumps(limits, sort_keys=True).encode())  # fmt: skip
+                                   json.dumps(limits).encode())  # fmt: skip
 
 
 def _entry_name(created_ns: int, nonce: str, kinds: tuple[str, ...], event_id: str | None,
