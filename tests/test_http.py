@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from crashreport.delivery.http import Answer, Dsn, Poster, _bypass
+from crashreport.delivery import http
+from crashreport.delivery.http import Answer, Dsn, Poster, _bypass, ca_bundle
 
+from .conftest import ROOT
 from .sentry_server import SentryServer
 
 ENVELOPE = b'{"event_id":"' + b"a" * 32 + b'"}\n{"type":"event"}\n{"message":"tls"}\n'
@@ -62,7 +64,7 @@ def test_tls_with_the_users_ca_bundle(tls_server: SentryServer, ca: trustme.CA,
     dsn = Dsn.parse(https_dsn(tls_server))
     # an unknown CA is refused: nothing is sent to a server we cannot verify
     refused = Poster(dsn, environ={}, ca_certs=None).post(ENVELOPE)
-    assert refused.status is None and refused.error and "TLS" in refused.error
+    assert refused == Answer(error="TLS: CERTIFICATE_VERIFY_FAILED")
     assert tls_server.envelopes == []
     for poster in (Poster(dsn, ca_certs=str(bundle), environ={}),  # init(ca_certs=...)
                    Poster(dsn, environ={"SSL_CERT_FILE": str(bundle)}),
@@ -222,8 +224,11 @@ def test_the_dsns_parts(dsn: str, url: str, key: str) -> None:
     ("https://k@h/", "numeric project id"),
 ])  # fmt: skip
 def test_a_dsn_without_a_key_host_or_project_is_refused(dsn: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
+    with pytest.raises(ValueError) as refused:
         Dsn.parse(dsn)
+    assert str(refused.value) == {
+        "not a Sentry DSN": "not a Sentry DSN (https://<key>@<host>/<project>)",
+        "numeric project id": "a Sentry DSN ends with a numeric project id"}[why]  # fmt: skip
 
 
 # -- one request -----------------------------------------------------------------------------------
@@ -234,7 +239,7 @@ def test_a_post_is_gzipped_signed_and_its_answer_read(sentry_server: SentryServe
     poster.close()
     assert answer == Answer(status=200, retry_after="7", rate_limits="7:error:org")
     [env] = sentry_server.envelopes
-    assert env.raw == ENVELOPE
+    assert env.raw == ENVELOPE and env.path == "/api/1/envelope/"
     headers = env.request_headers
     assert (headers["content-type"], headers["content-encoding"], headers["user-agent"]) == \
         ("application/x-sentry-envelope", "gzip", "crashreport/0.1")  # fmt: skip
@@ -352,10 +357,73 @@ def test_a_silent_server_is_given_up_at_the_timeout() -> None:
 def test_a_trickling_answer_is_cut_at_twice_the_timeout(sentry_server: SentryServer) -> None:
     sentry_server.fault("trickle")
     start = time.monotonic()
-    answer = Poster(Dsn.parse(sentry_server.dsn), environ={}, timeout=0.3).post(ENVELOPE)
+    answer = Poster(Dsn.parse(sentry_server.dsn), environ={}, timeout=1.0).post(ENVELOPE)
     elapsed = time.monotonic() - start
     assert answer.status is None and answer.error
-    assert 0.5 < elapsed < 2.5  # the request deadline: 2 x 0.3 s, not the 60 s default
+    assert 1.9 < elapsed < 2.8  # the request deadline: 2 x 1 s, not the 60 s default
+
+
+@pytest.fixture
+def short_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender's own bounds (10 s to connect, 30 s per read, 60 s in all), made short."""
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.2)
+    monkeypatch.setattr(http, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(http, "REQUEST_DEADLINE", 1.5)
+
+
+@pytest.mark.usefixtures("short_bounds")
+def test_a_slow_answer_is_waited_for_each_read_not_just_a_connect() -> None:
+    """A slow server is waited for rather than sent the same report again."""
+    server = Scripted(None)
+    try:
+        start = time.monotonic()
+        answer = Poster(server.dsn, environ={}).post(ENVELOPE)
+        elapsed = time.monotonic() - start
+    finally:
+        server.close()
+    assert answer == Answer(error="timed out")
+    assert 0.9 < elapsed < 1.45
+
+
+@pytest.mark.usefixtures("short_bounds")
+def test_a_trickling_answer_is_cut_at_the_request_deadline(sentry_server: SentryServer) -> None:
+    sentry_server.fault("trickle")
+    start = time.monotonic()
+    answer = Poster(Dsn.parse(sentry_server.dsn), environ={}).post(ENVELOPE)
+    assert answer.status is None and answer.error
+    assert 1.4 < time.monotonic() - start < 2.4
+
+
+@pytest.mark.usefixtures("short_bounds")
+def test_a_finished_request_leaves_no_deadline_behind(sentry_server: SentryServer) -> None:
+    """The next request on the kept connection is not cut by the last one's deadline."""
+    poster = Poster(Dsn.parse(sentry_server.dsn), environ={})
+    assert poster.post(ENVELOPE).status == 200
+    time.sleep(1.7)
+    assert poster.post(ENVELOPE).status == 200
+    poster.close()
+    assert sentry_server.connections == 1
+
+
+@pytest.mark.parametrize(("size", "connections"), [(64 * 1024, 1), (64 * 1024 + 1, 2)])
+def test_an_answers_body_is_read_to_64_kib_and_no_further(sentry_server: SentryServer, size: int,
+                                                         connections: int) -> None:  # fmt: skip
+    """Read whole, the connection is kept; longer, it is closed (the rest is never read)."""
+    sentry_server.answer_body = b"x" * size
+    poster = Poster(Dsn.parse(sentry_server.dsn), environ={})
+    assert [poster.post(ENVELOPE).status for _ in range(2)] == [200, 200]
+    poster.close()
+    assert sentry_server.connections == connections
+
+
+def test_the_bounds_are_the_ones_the_docs_promise() -> None:
+    text = " ".join((ROOT / "docs" / "outbox.md").read_text().split())
+    promised = (f"connects within {http.CONNECT_TIMEOUT:g} s, waits up to {http.READ_TIMEOUT:g} s "
+                f"for each read of the answer", f"takes at most {http.REQUEST_DEADLINE:g} s in all",
+                f"not read past {http.MAX_BODY // 1024} KiB")  # fmt: skip
+    assert [p for p in promised if p not in text] == []
+    assert (http.CONNECT_TIMEOUT, http.READ_TIMEOUT, http.REQUEST_DEADLINE, http.MAX_BODY) == \
+        (10, 30, 60, 65536)  # fmt: skip
 
 
 # -- which proxy ---------------------------------------------------------------------------------
@@ -384,6 +452,31 @@ def test_the_proxy_the_environment_names(sentry_server: SentryServer, environ: d
         proxy.close()
 
 
+def test_the_proxy_in_the_programs_own_environment(sentry_server: SentryServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    proxy = Proxy()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://me@127.0.0.1:{proxy.port}")  # no password
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        poster = Poster(Dsn.parse(sentry_server.dsn))
+        assert poster.post(ENVELOPE).status == 200
+        poster.close()
+        assert proxy.auth == ["Basic " + base64.b64encode(b"me:").decode()]
+    finally:
+        proxy.close()
+
+
+def test_the_ca_bundle_is_chosen_as_sentry_sdk_does() -> None:
+    import certifi
+
+    env = {"SSL_CERT_FILE": "/ssl.pem", "REQUESTS_CA_BUNDLE": "/requests.pem"}
+    assert ca_bundle("/app.pem", env) == "/app.pem"
+    assert ca_bundle(None, env) == "/ssl.pem"
+    assert ca_bundle(None, {"REQUESTS_CA_BUNDLE": "/requests.pem"}) == "/requests.pem"
+    assert ca_bundle(None, {"SSL_CERT_FILE": ""}) == certifi.where()
+
+
 def test_proxy_credentials_are_percent_decoded(sentry_server: SentryServer) -> None:
     proxy = Proxy(password="p@ss:w rd")
     try:
@@ -406,6 +499,10 @@ def test_proxy_credentials_are_percent_decoded(sentry_server: SentryServer) -> N
     ("h.example", 443, "example", True),
     ("hexample", 443, "example", False),
     ("h.example", 443, ":443", False),
+    ("h.example", 443, ",,h.example", True),  # empty entries are skipped, not the end
+    ("h.example", 443, "h.example:80,h.example:443", True),  # so is another port's entry
+    ("h.example", 443, ".h.example", True),  # a leading dot: the name and its subdomains
+    ("sub.h.example", 443, ".h.example", True),
 ])  # fmt: skip
 def test_no_proxy_entries(host: str, port: int, no_proxy: str, bypass: bool) -> None:
     assert _bypass(host, port, no_proxy) is bypass

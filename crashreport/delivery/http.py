@@ -21,7 +21,7 @@ import http.client
 import os
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from .._record import Record
@@ -59,13 +59,17 @@ class Dsn(Record):
         path, _, project = parts.path.rstrip("/").rpartition("/")
         if not project.isdigit():
             raise ValueError("a Sentry DSN ends with a numeric project id")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or _default_port(parts.scheme)
         return cls(parts.scheme, parts.hostname, port, path, project, unquote(parts.username))
+
+    @property
+    def envelope_path(self) -> str:
+        return f"{self.path}/api/{self.project}/envelope/"
 
     @property
     def envelope_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}/api/{self.project}/envelope/"
+        return f"{self.scheme}://{host}:{self.port}{self.envelope_path}"
 
     @property
     def auth_header(self) -> str:
@@ -90,7 +94,7 @@ class _Reader:
     def __init__(self, fp: Any) -> None:
         self._fp, self.eof = fp, False
 
-    def readline(self, limit: int = -1) -> bytes:
+    def readline(self, limit: int) -> bytes:  # http.client always gives the limit
         line: bytes = self._fp.readline(limit)
         if not line:
             self.eof = True
@@ -104,7 +108,7 @@ class _Response(http.client.HTTPResponse):
     """http.client's answer, except that headers the server never finished are no answer:
     http.client takes the end of the stream for the end of the headers."""
 
-    truncated = False
+    truncated: bool
 
     def begin(self) -> None:
         reader = self.fp = _Reader(self.fp)  # type: ignore[assignment]
@@ -125,7 +129,7 @@ class Poster:
         self._environ = dict(os.environ if environ is None else environ)
         self._ca_certs = ca_certs
         self._conn: http.client.HTTPConnection | None = None
-        self._target = ""
+        self._target: str  # set with the connection
         self._proxy_headers: dict[str, str] = {}
 
     # -- the connection -------------------------------------------------------------------------
@@ -136,15 +140,13 @@ class Poster:
         proxy = next((env[n] for n in names if env.get(n, "").strip()), None)
         if not proxy:
             return None
-        no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
-        if _bypass(self.dsn.host, self.dsn.port, no_proxy):
+        no_proxy = env.get("no_proxy") or env.get("NO_PROXY")
+        if no_proxy and _bypass(self.dsn.host, self.dsn.port, no_proxy):
             return None
         return proxy if "://" in proxy else f"http://{proxy}"
 
     def _ssl_context(self) -> ssl.SSLContext:
-        cafile = (self._ca_certs or self._environ.get("SSL_CERT_FILE")
-                  or self._environ.get("REQUESTS_CA_BUNDLE") or _certifi())  # fmt: skip
-        return ssl.create_default_context(cafile=cafile or None)
+        return ssl.create_default_context(cafile=ca_bundle(self._ca_certs, self._environ))
 
     def _connect(self) -> http.client.HTTPConnection:
         proxy = self._proxy()
@@ -153,7 +155,7 @@ class Poster:
             host, port, tunnel = self.dsn.host, self.dsn.port, False
         else:
             parts = urlsplit(proxy)
-            host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+            host, port = parts.hostname or "", parts.port or _default_port(parts.scheme)
             if parts.username:
                 creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
                 headers["Proxy-Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
@@ -167,7 +169,7 @@ class Poster:
         # Plain http through a proxy: the request names the whole URL and carries the proxy's
         # credentials; otherwise (direct, or a CONNECT tunnel) it names the path.
         plain_proxy = proxy is not None and not tunnel
-        self._target = self.dsn.envelope_url if plain_proxy else _path(self.dsn.envelope_url)
+        self._target = self.dsn.envelope_url if plain_proxy else self.dsn.envelope_path
         self._proxy_headers = headers if plain_proxy else {}
         if tunnel:
             conn.set_tunnel(self.dsn.host, self.dsn.port, headers=headers)
@@ -207,15 +209,15 @@ class Poster:
             "User-Agent": USER_AGENT,
             "X-Sentry-Auth": self.dsn.auth_header,
         }
-        for attempt in (1, 2):  # a kept-alive connection the server closed is opened once more
+        while True:  # a kept-alive connection the server closed is opened once more, then fresh
             fresh = self._conn is None
             try:
                 if self._conn is None:
                     self._conn = self._connect()
                 self._conn.request("POST", self._target, body=body,
                                    headers={**headers, **self._proxy_headers})  # fmt: skip
-                response = self._conn.getresponse()
-                if getattr(response, "truncated", False):
+                response = cast(_Response, self._conn.getresponse())
+                if response.truncated:
                     self.close()
                     return Answer(error="the answer was cut off")
                 answer = Answer(status=response.status,
@@ -227,12 +229,11 @@ class Poster:
                 return answer
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
-                if fresh or attempt == 2:
+                if fresh:
                     return Answer(error=type(exc).__name__)
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 self.close()
                 return Answer(error=_describe(exc))
-        return Answer(error="no answer")  # pragma: no cover - the loop always returns
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -241,9 +242,15 @@ class Poster:
                 conn.close()
 
 
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def ca_bundle(ca_certs: str | None, environ: dict[str, str]) -> str | None:
+    """The CA bundle to trust, in sentry-sdk's order: the app's ``ca_certs``, ``SSL_CERT_FILE``,
+    ``REQUESTS_CA_BUNDLE``, certifi's bundle; None: the system's store."""
+    return (ca_certs or environ.get("SSL_CERT_FILE") or environ.get("REQUESTS_CA_BUNDLE")
+            or _certifi())  # fmt: skip
 
 
 def _describe(exc: BaseException) -> str:
@@ -267,7 +274,7 @@ def _certifi() -> str | None:
 
 def _bypass(host: str, port: int, no_proxy: str) -> bool:
     """Whether ``NO_PROXY`` exempts ``host`` (names by suffix, ``*`` for all, optional ``:port``)."""
-    host = host.lower().strip("[]")
+    host = host.lower()
     for entry in no_proxy.replace(" ", ",").split(","):
         entry = entry.strip().lower()
         if not entry:
@@ -277,8 +284,10 @@ def _bypass(host: str, port: int, no_proxy: str) -> bool:
         if entry.startswith("["):  # an IPv6 address, perhaps with a port: [::1]:9000
             name, _, entry_port = entry[1:].partition("]")
             entry_port = entry_port.removeprefix(":")
-        else:
-            name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        elif entry.count(":") == 1:
+            name, _, entry_port = entry.rpartition(":")
+        else:  # a name, or an IPv6 address without brackets
+            name, entry_port = entry, ""
         if entry_port and entry_port != str(port):
             continue
         name = name.lstrip(".")
