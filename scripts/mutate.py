@@ -71,6 +71,7 @@ FALSY = "None is as false as False: callers only ask `not _pid_alive(...)`"
 FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
 ENTERED = "set on entering the block, before anything reads it"
+HTTP_NAMED = 'named = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",'
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     "crashreport/consent.py": [
@@ -202,6 +203,18 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("_certifi: return None", "' '", "reached only without certifi, which sentry-sdk "
          "depends on"),
     ],
+    "crashreport/reports/usage.py": [
+        (f"http_status: {HTTP_NAMED}", "401", "400 falls to the default, the same "
+         "invalid_argument (the later 401 entry wins)"),
+        (f"http_status: {HTTP_NAMED}", "399", "below 400 has returned ok already; 400 falls to "
+         "the default, the same invalid_argument"),
+        ('http_status: return named.get(code, "invalid_argument" if code < 500 else '
+         '"internal_error")', "499", "499 is named (cancelled): the default is never asked"),
+        ('_span: outcome = "ok" if data["outcome"] == "ok" else "crashed" if error.get("type") else '
+         '"failed"', "'XXfailedXX'", "run_status reads any outcome it does not name as failed"),
+        ('measurement_name: name = _NOT_NAME.sub("_", counter.lower()).strip("_.")[:MAX_NAME]'
+         '.rstrip("_.")', "'XX_.XX'", "the name is lower case by then: there is no X to strip"),
+    ],
     "crashreport/delivery/ratelimits.py": [
         ('parse: for part in (rate_limits or "").split(","):', "'XXXX'",
          "no header read as a header of no number: no limit either way"),
@@ -228,7 +241,7 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
 SETTINGS = {
     "source_folders": ["."],
     "file_copy_filters": ["__pycache__/**", "**/node_modules/**", "build/**", "dist/**",
-                          "*.egg-info/**", "docs/**", "bench/**"],
+                          "*.egg-info/**", "docs/*.png", "bench/**"],
     "max_workers": 2,
     "min_timeout": 20,
     "timeout_multiplier": 10,

@@ -141,7 +141,8 @@ def _span(span: dict[str, Any], trace_id: str, parent: str, index: int) -> dict[
 
 
 def http_status(code: int) -> str:
-    """Sentry's span status for an HTTP status code (as sentry-sdk's ``set_http_status``)."""
+    """Sentry's span status for an HTTP status code: sentry-sdk's ``set_http_status`` table,
+    except 499 (client closed the request), which Sentry's span statuses name ``cancelled``."""
     if code < 400:
         return "ok"
     named = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",
