@@ -45,7 +45,9 @@ TESTS: dict[str, list[str]] = {
     "crashreport/delivery/http.py": ["tests/test_http.py"],
     "crashreport/delivery/ratelimits.py": ["tests/test_ratelimits.py"],
     "crashreport/delivery/drain.py": ["tests/test_sender.py"],
-    "crashreport/sender.py": ["tests/test_sender.py"],
+    # the sender's own process (main: signals, its bound, the lock's hand-over) runs in the
+    # lifecycle tests: real programs, real senders
+    "crashreport/sender.py": ["tests/test_sender.py", "tests/test_lifecycle.py", "-m", "not slow"],
     "crashreport/run/usage.py": ["tests/test_actions.py"],
     "crashreport/run/errorcap.py": ["tests/test_errorcap.py"],
     # the privacy tests that run in process, without the slow property searches

@@ -534,9 +534,12 @@ def test_a_run_that_vanished_is_one_abnormal_session(sentry_server: SentryServer
     sender.close()
 
 
+FAULT = ('Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n'
+         '  File "/usr/lib/python3/json/x.py", line 3 in convert\n')  # fmt: skip
+
+
 def test_a_segfault_becomes_a_crashed_session_and_a_crash_report(sentry_server: SentryServer) -> None:
-    dump = ('Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n'
-            '  File "/usr/lib/python3/json/x.py", line 3 in convert\n')  # fmt: skip
+    dump = FAULT
     record = _record(level="errors")
     _leave(record, dump)
     crashed = _record()
@@ -806,3 +809,186 @@ def test_at_level_errors_a_crash_report_with_more_does_not_hold_back_the_next(
 def test_a_sender_works_at_most_the_two_minutes_the_docs_promise() -> None:
     assert _parser().parse_args(["--app", "mytool"]).seconds == 120
     assert "it works at most 2 minutes" in (ROOT / "docs" / "outbox.md").read_text()
+
+
+# -- what the sender's mutants showed unpinned --------------------------------------------------------
+def _queued_transaction() -> dict[str, Any]:
+    box = outbox()
+    [entry] = [e for e in box.pending() if "transaction" in e.kinds]
+    payload: dict[str, Any] = json.loads(box.read(entry).split(b"\n")[2])
+    return payload
+
+
+@pytest.mark.parametrize("patterns", [["quux"], ["(unclosed"]])
+def test_the_apps_own_scrub_settings_reach_the_sender(patterns: list[str]) -> None:
+    """init(scrub_patterns=, scrub_keys=, safe_words=) as the run recorded them; a pattern that
+    does not compile here leaves the defaults and the safe words, never no scrubbing."""
+    record = _record(ended=time.time(), **FINISHED, scrub={
+        "patterns": patterns, "keys": ["customer"], "words": ["frobnicate", "quux", "zork"]})  # fmt: skip
+    record["spans"] = [{"name": "fetch", "start": time.time(), "duration": 0.1, "outcome": "error",
+                        "data": {"customer": "zork", "other": "zork"},
+                        "error": {"type": "OSError", "message": "frobnicate quux"}}]  # fmt: skip
+    _leave(record)
+    Sender("mytool").collect()
+    [span] = _queued_transaction()["spans"]
+    if patterns == ["quux"]:
+        assert span["data"] == {"outcome": "error", "<text>": "[Filtered]", "other": "zork",
+                                "error.type": "OSError", "error.message": "frobnicate [Filtered]"}
+    else:  # the defaults: the app's keys and patterns are gone with the pattern that failed
+        assert span["data"]["error.message"] == "frobnicate quux" and span["data"]["other"] == "zork"
+
+
+def test_collecting_prints_nothing_and_copies_nothing_unless_asked(
+        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    _leave(_record(ended=time.time(), **FINISHED))
+    Sender("mytool").collect()
+    assert capsys.readouterr() == ("", "")
+    assert _kinds(outbox()) == ["session", "transaction"]
+    assert not Paths.for_app("mytool").spotlight_dir.exists()
+
+
+def test_a_reports_release_is_the_one_the_run_had(sentry_server: SentryServer) -> None:
+    _leave(_record(ended=time.time(), version="9.9.9", **FINISHED))
+    Sender("mytool").collect()
+    payload = _queued_transaction()
+    assert payload["release"] == "mytool@9.9.9"
+
+
+def test_a_crash_report_is_as_old_as_the_crash_not_the_run() -> None:
+    record = _record(started=time.time() - 3600)
+    path = _leave(record, fault=FAULT)
+    crashed_at = time.time() - 600
+    os.utime(path.with_suffix(".fault"), (crashed_at, crashed_at))
+    Sender("mytool").collect()
+    [event] = [e for e in outbox().pending() if "event" in e.kinds]
+    assert abs(event.created - crashed_at) < 1
+
+
+def test_a_queued_envelope_says_when_it_was_made() -> None:
+    _leave(_record(ended=time.time(), **FINISHED))
+    Sender("mytool").collect()
+    box = outbox()
+    for entry in box.pending():
+        header = json.loads(box.read(entry).split(b"\n")[0])
+        assert time.time() - 60 < _ts(header["sent_at"]) <= time.time() + 1
+        assert "public_key" not in header.get("trace", {})  # no DSN: no key to name
+
+
+def test_a_sender_that_died_after_the_first_report_of_a_run_queues_the_rest() -> None:
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    Sender("mytool").collect()
+    box = outbox()
+    [txn] = [e for e in box.pending() if "transaction" in e.kinds]
+    claim = box.claim(txn)
+    assert claim is not None
+    box.drop(claim, "sent")  # as if this report had not been queued yet
+    _leave(record)  # the record is still there: the sender died before removing it
+    Sender("mytool").collect()
+    assert _kinds(box) == ["session", "transaction"]
+
+
+def test_work_returns_a_dead_senders_claims_and_delivers_them(sentry_server: SentryServer) -> None:
+    box = outbox()
+    [eid] = fill(box, 1)
+    [entry] = box.pending()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    os.rename(entry.path, f"{entry.path}.claimed-{int(dead.stdout)}-{int(time.time())}-abcdef01")
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.work(time.time() + 10)
+    sender.close()
+    assert event_ids(sentry_server) == [eid]
+
+
+def test_work_copies_to_spotlight(sentry_server: SentryServer) -> None:
+    spotlight = SentryServer()
+    try:
+        _leave(_record(ended=time.time(), **FINISHED))
+        sender = Sender("mytool", dsn=sentry_server.dsn,
+                        spotlight=f"http://127.0.0.1:{spotlight.port}/stream")  # fmt: skip
+        sender.work(time.time() + 10)
+        sender.close()
+        assert sorted(e.items[0].type for e in spotlight.envelopes) == ["session", "transaction"]
+    finally:
+        spotlight.close()
+
+
+def test_send_now_queues_finished_runs_and_returns_dead_claims(sentry_server: SentryServer) -> None:
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    box = outbox()
+    [eid] = fill(box, 1)
+    [entry] = [e for e in box.pending() if e.event_id == eid]
+    os.rename(entry.path, f"{entry.path}.claimed-{_dead_pid()}-{int(time.time())}-abcdef01")
+    assert send_now("mytool", config=None, dsn=sentry_server.dsn, timeout=5) == SendResult(3, 0, 0, 0)
+    assert event_ids(sentry_server) == [eid]
+    [session] = sentry_server.items("session")
+    assert session["sid"] == record["sid"]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(proc.stdout)
+
+
+def _lock_is_free() -> bool:
+    from crashreport.locks import take_lock
+
+    fd = take_lock(Paths.for_app("mytool").sender_lock)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+def test_in_process_delivery_lets_go_of_the_lock_and_honours_a_short_bound(
+        sentry_server: SentryServer) -> None:  # fmt: skip
+    _leave(_record(ended=time.time(), **FINISHED))
+    run_in_process(["--app", "mytool", "--dsn", sentry_server.dsn], timeout=0.9)
+    assert len(sentry_server.items("session")) == 1 and _lock_is_free()
+    _leave(_record(ended=time.time(), **FINISHED))
+    sentry_server.fault("hang")
+    start = time.monotonic()
+    run_in_process(["--app", "mytool", "--dsn", sentry_server.dsn], timeout=0.5)
+    assert time.monotonic() - start < 2.5  # the program's exit bound, not the sender's 60 s
+    assert _lock_is_free()
+
+
+def test_wait_and_collect_waits_for_a_running_sender_then_lets_go() -> None:
+    import threading
+
+    from crashreport.locks import take_lock
+
+    _leave(_record(ended=time.time(), **FINISHED))
+    held = take_lock(Paths.for_app("mytool").sender_lock)
+    assert held is not None  # a sender is running
+    start = time.monotonic()
+    wait_and_collect("mytool", timeout=0.3)
+    assert 0.25 < time.monotonic() - start < 2 and outbox().pending() == []  # gave up
+    threading.Timer(0.3, os.close, args=(held,)).start()  # that sender ends
+    wait_and_collect("mytool", timeout=5)
+    assert _kinds(outbox()) == ["session", "transaction"] and _lock_is_free()
+
+
+def test_the_detached_sender_is_not_stopped_by_a_closed_terminal_or_ctrl_c(
+        home: Path, sentry_server: SentryServer) -> None:  # fmt: skip
+    import signal
+
+    record = _record(ended=time.time(), **FINISHED)
+    _leave(record)
+    sentry_server.fault("hang")
+    proc = subprocess.Popen([sys.executable, "-m", "crashreport.sender", "--app", "mytool", "--dsn",
+                             sentry_server.dsn, "--seconds", "20"], cwd=home, env=child_env(home),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 20
+    while sentry_server.requests == 0 and time.time() < deadline:
+        time.sleep(0.02)
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
+        proc.send_signal(sig)
+    time.sleep(0.2)
+    sentry_server.fault("ok")  # the answer comes after all
+    assert proc.wait(timeout=30) == 0
+    assert proc.communicate() == (b"", b"")
+    assert outbox().pending() == []
