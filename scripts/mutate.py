@@ -75,6 +75,7 @@ TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules
 ENTERED = "set on entering the block, before anything reads it"
 READ_ERROR = ("a read error after a successful open and fstat of a regular file (EIO): no test can "
               "cause it")
+SPOOL = "Spotlight's copies are dropped once posted, never moved to a sent log: it is never used"
 HTTP_NAMED = 'named = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",'
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
 EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
@@ -189,6 +190,29 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ] + [
         ("_merge: if len(datas) == 1:", m, "one envelope merged is itself (its items re-joined "
          "with the same newlines)") for m in ("0", "None")
+    ],
+    "crashreport/sender.py": [
+        ('__init__: self.spool = Outbox(self.paths.spotlight_dir, self.paths.spotlight_dir / "sent",',
+         "'XXsentXX'", SPOOL),
+        ("work: if self.spool is not None and self.spotlight:", "self.spool is not None or "
+         "self.spotlight", "the spool exists exactly when a Spotlight URL is set"),
+        ("_queue: if time.time() - created > (MAX_AGE_SESSION if kind == \"session\" else "
+         "MAX_AGE_EVENT):", "time.time() - created >= (MAX_AGE_SESSION if kind == 'session' else "
+         "MAX_AGE_EVENT)", "a report exactly as old as Sentry's limit, to the microsecond"),
+        ("main: os._exit(0)", "None", "main returns and the process exits 0 all the same (its "
+         "threads are daemons)"),
+        ("main: sender.close()", "None", "the process exits right after: its connection closes "
+         "with it"),
+        ("_scrubber: scrubber = self._scrubbers.get(key)", "None", "the cache only spares building "
+         "a second scrubber of the same settings: the same result"),
+    ] + [
+        ("__init__: sent_keep=0) if spotlight else None  # fmt: skip", m, SPOOL) for m in ("1", "-1")
+    ] + [
+        (place, "-1", "done is a list of one: done[-1] is done[0]")
+        for place in ("step: done[0] += n", "step: progress(done[0], total)")
+    ] + [
+        ("wait_and_collect: time.sleep(0.02)", m, "how often a waiting `show` asks for the lock: "
+         "it gets it all the same") for m in ("0.04", "0.01", "None")
     ],
     "crashreport/journal.py": [
         ("<module>: TYPE_CHECKING = False", "True", TYPING),
