@@ -992,3 +992,30 @@ def test_the_detached_sender_is_not_stopped_by_a_closed_terminal_or_ctrl_c(
     assert proc.wait(timeout=30) == 0
     assert proc.communicate() == (b"", b"")
     assert outbox().pending() == []
+
+
+def test_a_sender_about_to_exit_sees_the_work_left_for_it(sentry_server: SentryServer) -> None:
+    """Its last look before it lets go of the lock (the hand-over, see sender.main): a run that
+    ended, or a report queued since it started and never tried, is work; what failed, what
+    was there before it started, a run the disk refused and anything while off are not."""
+    from crashreport.sender import _more_work
+
+    box = outbox()
+    fill(box, 1)
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert not _more_work(sender)  # queued before this sender started: it has had its chance
+    [new] = fill(box, 1)
+    assert _more_work(sender)
+    [entry] = [e for e in box.pending() if e.event_id == new]
+    claim = box.claim(entry)
+    assert claim is not None
+    box.retry(claim, 0.0)  # tried, failed: waits for the next program's sender
+    assert not _more_work(sender)
+    path = _leave(_record(ended=time.time(), **FINISHED))
+    assert _more_work(sender)
+    sender.stuck.add(path)  # the disk refused its reports just now
+    assert not _more_work(sender)
+    sender.stuck.clear()
+    Paths.for_app("mytool").paused.write_text("{}")  # switched off meanwhile
+    assert not _more_work(sender)
+    sender.close()
