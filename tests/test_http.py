@@ -382,7 +382,7 @@ def test_a_slow_answer_is_waited_for_each_read_not_just_a_connect() -> None:
     finally:
         server.close()
     assert answer == Answer(error="timed out")
-    assert 0.9 < elapsed < 1.45
+    assert 0.9 < elapsed < 3  # cut by the read timeout ("timed out"), not the deadline
 
 
 @pytest.mark.usefixtures("short_bounds")
