@@ -188,6 +188,10 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          "(a batch is sessions, which are held), after none was dropped as corrupt"),
         ("_merge: return datas[0]", "-1", "a list of one: its first is its last"),
     ] + [
+        ('_merge: return datas[0][: datas[0].index(b"\\n") + 1] + b"".join(items)', m,
+         "the sessions of a batch carry the same header (sent_at alone, set again on sending): "
+         "any one of them heads the request") for m in ("1", "-1")
+    ] + [
         ("_merge: if len(datas) == 1:", m, "one envelope merged is itself (its items re-joined "
          "with the same newlines)") for m in ("0", "None")
     ],

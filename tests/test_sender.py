@@ -1019,3 +1019,14 @@ def test_a_sender_about_to_exit_sees_the_work_left_for_it(sentry_server: SentryS
     Paths.for_app("mytool").paused.write_text("{}")  # switched off meanwhile
     assert not _more_work(sender)
     sender.close()
+
+
+def test_every_corrupt_report_of_a_batch_is_counted(sentry_server: SentryServer) -> None:
+    box = outbox()
+    for _ in range(2):
+        box.put(envelope("session")[:-20])  # cut off by a power cut, say
+    fill(box, 1, kind="session")
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    assert sender.drain(time.time() + 5) == SendResult(1, 0, 0, 2)
+    sender.close()
+    assert box.stats()["dropped_corrupt"] == 2 and len(sentry_server.items("session")) == 1
