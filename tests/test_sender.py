@@ -1023,9 +1023,9 @@ def test_a_sender_about_to_exit_sees_the_work_left_for_it(sentry_server: SentryS
 
 def test_every_corrupt_report_of_a_batch_is_counted(sentry_server: SentryServer) -> None:
     box = outbox()
-    for _ in range(2):
-        box.put(envelope("session")[:-20])  # cut off by a power cut, say
-    fill(box, 1, kind="session")
+    fill(box, 3, kind="session")
+    for entry in box.pending()[:2]:  # damaged on disk after they were queued
+        os.truncate(entry.path, 20)
     sender = Sender("mytool", dsn=sentry_server.dsn)
     assert sender.drain(time.time() + 5) == SendResult(1, 0, 0, 2)
     sender.close()
