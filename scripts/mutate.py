@@ -262,6 +262,10 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          "system's store (a false cafile is not loaded)"),
         ("_certifi: return None", "' '", "reached only without certifi, which sentry-sdk "
          "depends on"),
+        ('_bypass: name = name.lstrip(".")', "'XX.XX'", "entries are lower case by then: there "
+         "is no X to strip"),
+        ('_describe: return f"TLS: {exc.reason or type(exc).__name__}"', "None", "ssl's errors "
+         "from a handshake or a read always carry a reason"),
     ],
     "crashreport/reports/usage.py": [
         (f"http_status: {HTTP_NAMED}", "401", "400 falls to the default, the same "
