@@ -184,7 +184,7 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          "claiming: that sender delivers the rest (tests/test_sender.py: two senders, each report "
          "once)") for where in ("drain", "copy_to_spotlight")
     ] + [
-        ("_settle: dropped += 1", "'dropped = 1'", "only a lone report can be dropped on a 429 "
+        ("_settle: dropped += 1", "dropped = 1", "only a lone report can be dropped on a 429 "
          "(a batch is sessions, which are held), after none was dropped as corrupt"),
         ("_merge: return datas[0]", "-1", "a list of one: its first is its last"),
     ] + [
