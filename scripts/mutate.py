@@ -229,6 +229,10 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ('_read_fault: return "" #3', "'XXXX'", READ_ERROR),
         ('_read_fault: return "" #3', "return None", READ_ERROR),
         ("_alive: return False", "return None", FALSY),
+        ("_alive: return _recent(record, now)", "None", "the branch without fcntl (Windows): never "
+         "taken on POSIX; _recent itself is tested"),
+        ("_alive: return _recent(record, now)", "return None", "the branch without fcntl "
+         "(Windows): never taken on POSIX; _recent itself is tested"),
         ("_alive: return False  # the run never got its lock file: nothing can finish it any more",
          "return None", FALSY),
     ] + [

@@ -402,9 +402,9 @@ def test_reading_and_writing_the_journal_leaves_no_file_open(tmp_path: Path) -> 
 def test_a_record_over_four_mebibytes_is_not_read_even_if_whole(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
     record = b'{"sid": "b"}'
-    path.write_bytes(record + b" " * (journal.MAX_RECORD_BYTES - len(record)))
+    path.write_bytes(record + b" " * (4 * 1024 * 1024 - len(record)))
     assert journal.read(path) == {"sid": "b"}  # exactly 4 MiB
-    path.write_bytes(record + b" " * (journal.MAX_RECORD_BYTES + 1 - len(record)))
+    path.write_bytes(record + b" " * (4 * 1024 * 1024 + 1 - len(record)))
     assert journal.read(path) is None
 
 
