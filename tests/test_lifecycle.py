@@ -109,10 +109,15 @@ LINGER = textwrap.dedent("""
 """)
 
 
+def _hangup_kills() -> None:
+    """As in a terminal: a run under ``nohup`` (a background test run) would ignore SIGHUP."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def linger(home: Path, server: SentryServer, how: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", LINGER.format(dsn=server.dsn), how], cwd=home,
                             env=child_env(home, MYTOOL_TELEMETRY="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=_hangup_kills)  # fmt: skip
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
     proc.stdout.close()
