@@ -69,12 +69,15 @@ OPEN_READ = ('fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY | getattr
 PRIORITY = ('rank = 0 if "event" in entry.kinds else 1 if set(entry.kinds) <= {"session", '
             '"sessions"} else 2')
 PRIORITY_SUBSET = "set(entry.kinds) < {'session', 'sessions'}"
-FALSY = "None is as false as False: callers only ask `not _pid_alive(...)`"
+FALSY = "None is as false as False: callers only test its truth"
 FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
 ENTERED = "set on entering the block, before anything reads it"
 READ_ERROR = ("a read error after a successful open and fstat of a regular file (EIO): no test can "
               "cause it")
+NARROWED = "chmod 0700 of a folder already 0700"
+MADE = ("any access for others is taken away right after (0700): the mode it was made with is "
+        "never seen")
 SPOOL = "Spotlight's copies are dropped once posted, never moved to a sent log: it is never used"
 HTTP_NAMED = 'named = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",'
 ALIAS = "BeforeSend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]"
@@ -149,10 +152,9 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("<module>: @dataclass(frozen=True)", "False", FROZEN),
         ("<module>: @dataclass(frozen=True) #2", "False", FROZEN),
         ("_ensure_dir: if stat.S_IMODE(os.lstat(path).st_mode) & 0o077:",
-         "stat.S_IMODE(os.lstat(path).st_mode) | 63", "chmod 0700 of a folder already 0700"),
+         "stat.S_IMODE(os.lstat(path).st_mode) | 63", NARROWED),
     ] + [
-        ("_ensure_dir: os.mkdir(path, 0o700)", m, "any access for others is taken away on the "
-         "next line (0700): the mode it was made with is never seen") for m in ("449", "447")
+        ("_ensure_dir: os.mkdir(path, 0o700)", m, MADE) for m in ("449", "447")
     ] + [
         ('_write_atomic: tmp = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"', "5",
          "a longer random part of a temporary name: still unique, still recognised by recover()"),
@@ -223,21 +225,20 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
         ("<module>: _O_CLOEXEC = getattr(os, \"O_CLOEXEC\", 0)", "'XXO_CLOEXECXX'",
          "Python opens every descriptor non-inheritable (PEP 446): close-on-exec either way"),
         ("ensure_dir: if stat.S_IMODE(st.st_mode) & 0o077:", "stat.S_IMODE(st.st_mode) | 63",
-         "chmod 0700 of a folder already 0700"),
-        ("read: return None #3", "' '", READ_ERROR),
-        ("read: return None #3", "return ''", READ_ERROR),
-        ('_read_fault: return "" #3', "'XXXX'", READ_ERROR),
-        ('_read_fault: return "" #3', "return None", READ_ERROR),
+         NARROWED),
         ("_alive: return False", "return None", FALSY),
-        ("_alive: return _recent(record, now)", "None", "the branch without fcntl (Windows): never "
-         "taken on POSIX; _recent itself is tested"),
-        ("_alive: return _recent(record, now)", "return None", "the branch without fcntl "
-         "(Windows): never taken on POSIX; _recent itself is tested"),
         ("_alive: return False  # the run never got its lock file: nothing can finish it any more",
          "return None", FALSY),
     ] + [
-        ("ensure_dir: os.mkdir(path, 0o700)", m, "any access for others is taken away a few lines "
-         "on (0700): the mode it was made with is never seen") for m in ("449", "447")
+        (place, m, READ_ERROR)
+        for place, mutants in (("read: return None #3", ("' '", "return ''")),
+                               ('_read_fault: return "" #3', ("'XXXX'", "return None")))
+        for m in mutants
+    ] + [
+        ("_alive: return _recent(record, now)", m, "the branch without fcntl (Windows): never "
+         "taken on POSIX; _recent itself is tested") for m in ("None", "return None")
+    ] + [
+        ("ensure_dir: os.mkdir(path, 0o700)", m, MADE) for m in ("449", "447")
     ] + [
         ("read: data = os.read(fd, MAX_RECORD_BYTES + 1)", m, "fstat has shown the file is at most "
          "MAX_RECORD_BYTES: any read of that much or more reads it whole")

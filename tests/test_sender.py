@@ -34,7 +34,7 @@ from crashreport.sender import Sender, _parser, run_in_process, send_now, wait_a
 from .conftest import ROOT, child_env
 from .sentry_server import PUBLIC_KEY, SentryServer
 from .test_delivery import event_ids, fill, outbox
-from .test_outbox import envelope
+from .test_outbox import _dead_pid, envelope
 
 
 # -- sending ---------------------------------------------------------------------------------------
@@ -892,9 +892,7 @@ def test_work_returns_a_dead_senders_claims_and_delivers_them(sentry_server: Sen
     box = outbox()
     [eid] = fill(box, 1)
     [entry] = box.pending()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    os.rename(entry.path, f"{entry.path}.claimed-{int(dead.stdout)}-{int(time.time())}-abcdef01")
+    os.rename(entry.path, f"{entry.path}.claimed-{_dead_pid()}-{int(time.time())}-abcdef01")
     sender = Sender("mytool", dsn=sentry_server.dsn)
     sender.work(time.time() + 10)
     sender.close()
@@ -925,12 +923,6 @@ def test_send_now_queues_finished_runs_and_returns_dead_claims(sentry_server: Se
     assert event_ids(sentry_server) == [eid]
     [session] = sentry_server.items("session")
     assert session["sid"] == record["sid"]
-
-
-def _dead_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    return int(proc.stdout)
 
 
 def _lock_is_free() -> bool:
