@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import trustme
 from hypothesis import settings
 
 from crashreport import _safe
@@ -63,6 +66,23 @@ def home(isolated: Path) -> Path:
 @pytest.fixture
 def sentry_server() -> Iterator[SentryServer]:
     server = SentryServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> Iterator[SentryServer]:
+    """The loopback Sentry server speaking HTTPS with a certificate of the throw-away CA."""
+    server = SentryServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    httpd: ThreadingHTTPServer = server.httpd
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     yield server
     server.close()
 

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,6 +96,9 @@ class SentryServer:
         self.max_concurrent = 0
         #: Connections accepted (a client that keeps its connection alive opens one).
         self.connections = 0
+        #: Called with the request's number (from 1) as each request arrives, before it is
+        #: answered: a test acts while a client waits (a run ends, a fault is switched).
+        self.on_request: Callable[[int], None] | None = None
         self._mode = "ok"
         self._retry_after = 1
         self._rate_limits = True
@@ -177,9 +181,12 @@ class SentryServer:
                 self.concurrent -= 1
 
     def _answer_request(self, h: BaseHTTPRequestHandler) -> None:
-        mode = self._mode
         with self._cond:
             self.requests += 1
+            number = self.requests
+        if self.on_request is not None:
+            self.on_request(number)
+        mode = self._mode
         if self.latency:
             time.sleep(self.latency)
         if mode == "hang":

@@ -6,11 +6,8 @@ from __future__ import annotations
 import base64
 import select
 import socket
-import ssl
 import threading
 import time
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,23 +20,6 @@ from .conftest import ROOT
 from .sentry_server import SentryServer
 
 ENVELOPE = b'{"event_id":"' + b"a" * 32 + b'"}\n{"type":"event"}\n{"message":"tls"}\n'
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(ca: trustme.CA) -> Iterator[SentryServer]:
-    """The loopback Sentry server speaking HTTPS with a certificate of the throw-away CA."""
-    server = SentryServer()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    httpd: ThreadingHTTPServer = server.httpd
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    yield server
-    server.close()
 
 
 def https_dsn(server: SentryServer) -> str:
