@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import signal
 
-    for sig in ("SIGHUP", "SIGINT", "SIGPIPE"):
+    for sig in ("SIGHUP", "SIGINT"):  # a closed terminal, Ctrl-C (Python ignores SIGPIPE itself)
         if hasattr(signal, sig):
             signal.signal(getattr(signal, sig), signal.SIG_IGN)
     ns = _parser().parse_args(argv)
@@ -304,7 +304,7 @@ def run_in_process(args: list[str], *, timeout: float, echo: bool = False) -> No
             os.close(lock)
 
 
-def wait_and_collect(app: str, timeout: float = 10.0) -> None:
+def wait_and_collect(app: str, timeout: float) -> None:
     """Wait (at most ``timeout``) for a running sender of ``app`` to finish, then turn the runs
     that are over into queued reports here (the demo and ``show`` want them now)."""
     sender = Sender(app)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from crashreport import journal
 from crashreport.delivery.drain import (
@@ -34,6 +35,7 @@ from crashreport.sender import Sender, _parser, run_in_process, send_now, wait_a
 from .conftest import ROOT, child_env
 from .sentry_server import PUBLIC_KEY, SentryServer
 from .test_delivery import event_ids, fill, outbox
+from .test_http import https_dsn
 from .test_outbox import _dead_pid, envelope
 
 
@@ -56,6 +58,7 @@ def test_send_now_posts_each_report_once_with_sentrys_headers(sentry_server: Sen
     assert first.request_headers["user-agent"].startswith("crashreport/")
     assert first.request_headers["content-encoding"] == "gzip"
     assert time.time() - 60 < _ts(first.headers["sent_at"]) <= time.time() + 1
+    assert _lock_is_free()  # the next program can start its sender
 
 
 def _ts(text: str) -> float:
@@ -971,15 +974,22 @@ def test_the_detached_sender_is_not_stopped_by_a_closed_terminal_or_ctrl_c(
     record = _record(ended=time.time(), **FINISHED)
     _leave(record)
     sentry_server.fault("hang")
+
+    def as_from_a_terminal() -> None:  # not as this test runs (nohup, a background job)
+        for sig in (signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "crashreport.sender", "--app", "mytool", "--dsn",
                              sentry_server.dsn, "--seconds", "20"], cwd=home, env=child_env(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=as_from_a_terminal)  # fmt: skip
     deadline = time.time() + 20
     while sentry_server.requests == 0 and time.time() < deadline:
         time.sleep(0.02)
-    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
+    for sig in (signal.SIGHUP, signal.SIGINT):
         proc.send_signal(sig)
-    time.sleep(0.2)
+        time.sleep(0.2)
+        assert proc.poll() is None  # still waiting for the answer
     sentry_server.fault("ok")  # the answer comes after all
     assert proc.wait(timeout=30) == 0
     assert proc.communicate() == (b"", b"")
@@ -1022,3 +1032,191 @@ def test_every_corrupt_report_of_a_batch_is_counted(sentry_server: SentryServer)
     assert sender.drain(time.time() + 5) == SendResult(1, 0, 0, 2)
     sender.close()
     assert box.stats()["dropped_corrupt"] == 2 and len(sentry_server.items("session")) == 1
+
+
+# -- the detached sender's loop, its hand-over and its command line -----------------------------------
+#: The detached sender (sender.main, handed the program's lock as the run's launch does), with
+#: something happening at its looks for more work: ``leave`` a run that ended at look N (before
+#: it looks, "N+": after), or ``take`` the lock as a starting program would at look N.
+_WITH_A_RACE = """
+import json, sys
+from crashreport import journal, sender
+from crashreport.locks import take_lock
+from crashreport.paths import Paths
+
+events, record = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+paths, looks, held = Paths.for_app("mytool"), [], []
+real = sender._more_work
+
+def act(when):
+    if events.get("leave") in (when, "every"):
+        journal.ensure_dir(paths.runs_dir)
+        journal.write(paths.runs_dir / (record["sid"] + ".json"), record)
+    if events.get("take") == when:
+        held.append(take_lock(paths.sender_lock))
+
+def more_work(s):
+    looks.append(1)
+    act(str(len(looks)))
+    found = real(s)
+    act(f"{len(looks)}+")
+    return found
+
+sender._more_work = more_work
+paths.sender_lock.parent.mkdir(parents=True, exist_ok=True)
+sender.main([*sys.argv[3:], "--lock-fd", str(take_lock(paths.sender_lock))])
+"""
+
+
+def _detached_with(home: Path, events: dict[str, str], record: dict[str, Any], *args: str,
+                   timeout: float = 20) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return subprocess.run([sys.executable, "-c", _WITH_A_RACE, json.dumps(events), json.dumps(record),
+                           "--app", "mytool", *args], cwd=home, env=child_env(home),
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+@pytest.mark.parametrize("leave", ["1", "1+"])
+def test_a_run_that_ends_as_the_sender_finishes_is_delivered_by_it(
+        home: Path, sentry_server: SentryServer, leave: str) -> None:  # fmt: skip
+    """A program that ended just before the sender's last look ("1": the sender keeps its lock
+    and works on) or between that look and letting go of the lock ("1+": its program found
+    the lock taken and started nothing, so the sender takes the lock back and delivers)."""
+    record = _record(ended=time.time(), **FINISHED)
+    proc = _detached_with(home, {"leave": leave}, record, "--dsn", sentry_server.dsn)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    [session] = sentry_server.items("session")
+    assert session["sid"] == record["sid"]
+    assert list(journal.ended_runs(Paths.for_app("mytool").runs_dir)) == []
+    assert _lock_is_free()
+
+
+def test_a_sender_that_finds_the_lock_taken_leaves_the_run_to_the_program_that_took_it(
+        home: Path, sentry_server: SentryServer) -> None:  # fmt: skip
+    """At most one sender at a time: the program that took the lock starts the next one."""
+    record = _record(ended=time.time(), **FINISHED)
+    proc = _detached_with(home, {"leave": "1+", "take": "2"}, record, "--dsn", sentry_server.dsn)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert sentry_server.requests == 0
+    [left] = journal.ended_runs(Paths.for_app("mytool").runs_dir)
+    assert left.record["sid"] == record["sid"]
+
+
+def test_a_sender_starts_no_request_after_its_time_and_then_exits(
+        home: Path, sentry_server: SentryServer) -> None:  # fmt: skip
+    """``--seconds 0`` still gives it a second; at that second it stops, with work left (here
+    a queue too long to send and a run that ends at every look) for the next sender."""
+    fill(outbox(), 30)
+    sentry_server.latency = 0.1
+    arrivals: list[float] = []
+    sentry_server.on_request = lambda n: arrivals.append(time.monotonic())
+    proc = _detached_with(home, {"leave": "every"}, _record(ended=time.time(), **FINISHED),
+                          "--dsn", sentry_server.dsn, "--seconds", "0", timeout=15)  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert 0.55 < arrivals[-1] - arrivals[0] < 1.0  # requests start within its second, not after
+    assert len(outbox().pending()) == 30 - len(arrivals)
+
+
+@pytest.mark.parametrize("dropped", [0, 1])
+def test_work_goes_on_while_reports_move_and_collects_runs_that_ended_meanwhile(
+        sentry_server: SentryServer, dropped: int) -> None:  # fmt: skip
+    """A round that delivered (or refused) something is followed by another: a run that ended
+    while the sender was sending is collected and delivered by this sender, not the next."""
+    fill(outbox(), 1 + dropped)
+    record = _record(ended=time.time(), **FINISHED)
+
+    def while_sending(n: int) -> None:
+        if n == 1:
+            _leave(record)
+        sentry_server.fault("400" if n == 2 and dropped else "ok")  # the second is refused
+
+    sentry_server.on_request = while_sending
+    sender = Sender("mytool", dsn=sentry_server.dsn)
+    sender.work(time.time() + 10)
+    sender.close()
+    [session] = sentry_server.items("session")
+    assert session["sid"] == record["sid"]
+    assert outbox().stats()["dropped_4xx"] == dropped
+
+
+def test_in_process_delivery_holds_the_lock_while_it_sends_and_prints_nothing_unasked(
+        sentry_server: SentryServer, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    _leave(_record(ended=time.time(), **FINISHED))
+    free_while_sending: list[bool] = []
+    sentry_server.on_request = lambda n: free_while_sending.append(_lock_is_free())
+    run_in_process(["--app", "mytool", "--dsn", sentry_server.dsn], timeout=5)
+    assert free_while_sending == [False, False]  # a sender started meanwhile finds it taken
+    assert _lock_is_free() and len(sentry_server.items("session")) == 1
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_senders_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = _parser()
+    assert parser.parse_args(["--app", "mytool", "--level", "errors"]).level == "errors"
+    for wrong in ([], ["--app", "mytool", "--level", "off"]):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(wrong)
+        assert exit_.value.code == 2
+    assert "the following arguments are required: --app" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m crashreport.sender [-h] --app APP")
+
+
+def test_a_run_the_disk_refuses_is_kept_and_not_worked_on_again_by_this_sender() -> None:
+    import shutil
+
+    from crashreport.sender import _more_work
+
+    path = _leave(_record(ended=time.time(), **FINISHED))
+    box_dir = Paths.for_app("mytool").outbox_dir
+    shutil.rmtree(box_dir, ignore_errors=True)
+    box_dir.parent.mkdir(parents=True, exist_ok=True)
+    box_dir.write_text("")  # the outbox cannot be written
+    sender = Sender("mytool")
+    assert sender.collect() == 0
+    assert path.exists()  # nothing lost: the next program's sender tries again
+    assert not _more_work(sender)  # and this one does not spin on it until its time is up
+
+
+def test_a_crash_report_marks_the_apps_own_frames() -> None:
+    """The app named by the run is an installed distribution (PyYAML here): its files are the
+    app's code (in_app), the standard library's are not."""
+    import yaml
+
+    own = Path(yaml.__file__).parent / "constructor.py"
+    fault = FAULT + f'  File "{own}", line 40 in construct_document\n'
+    record = _record(app="pyyaml")
+    runs = Paths.for_app("pyyaml").runs_dir
+    journal.ensure_dir(runs)
+    journal.write(runs / f"{record['sid']}.json", record)
+    (runs / f"{record['sid']}.fault").write_text(fault)
+    Sender("pyyaml").collect()
+    box = Outbox(Paths.for_app("pyyaml").outbox_dir, Paths.for_app("pyyaml").sent_dir)
+    [entry] = [e for e in box.pending() if "event" in e.kinds]
+    event = json.loads(box.read(entry).split(b"\n")[2])
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    assert {f["filename"].rsplit("/", 1)[-1]: f["in_app"] for f in frames} == {
+        "x.py": False, "constructor.py": True}
+
+
+def test_a_sender_given_no_config_reads_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even a file in the folder it runs in (whatever its name)."""
+    for name in (" ", "config.yaml", "crashreport.yaml"):
+        (tmp_path / name).write_text("telemetry:\n  collect: false\n")
+    monkeypatch.chdir(tmp_path)
+    assert Sender("mytool").allowed() == "all"
+    assert Sender("mytool", config=str(tmp_path / "config.yaml")).allowed() is None
+
+
+def test_a_sender_trusts_the_ca_bundle_the_environment_names(
+        tls_server: SentryServer, ca: trustme.CA, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    [eid] = fill(outbox(), 1)
+    sender = Sender("mytool", dsn=https_dsn(tls_server))
+    assert sender.drain(time.time() + 5) == SendResult(1, 0, 0, 0)
+    sender.close()
+    assert event_ids(tls_server) == [eid]

@@ -216,7 +216,7 @@ def _read_outbox_event(home: Path) -> tuple[dict[str, Any] | None, list[str]]:
 
     with _home_as(home):
         paths = Paths.for_app(APP)
-        wait_and_collect(APP)
+        wait_and_collect(APP, timeout=10.0)
     outbox = Outbox(paths.outbox_dir, paths.sent_dir)
     event, others = None, []
     for entry in outbox.pending() + outbox.sent():
