@@ -70,6 +70,8 @@ PRIORITY = ('rank = 0 if "event" in entry.kinds else 1 if set(entry.kinds) <= {"
             '"sessions"} else 2')
 PRIORITY_SUBSET = "set(entry.kinds) < {'session', 'sessions'}"
 FALSY = "None is as false as False: callers only test its truth"
+EXACT = "the clock read exactly equal to the deadline, to the microsecond"
+NO_FORK = "the branch for systems without fork (Windows): never taken on POSIX"
 FROZEN = "no code assigns to its fields: frozen only guards against a mistake"
 TYPING = "only a type checker reads it (typing-only imports: the stdlib, modules init loads anyway)"
 ENTERED = "set on entering the block, before anything reads it"
@@ -219,6 +221,27 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
     ] + [
         ("wait_and_collect: time.sleep(0.02)", m, "how often a waiting `show` asks for the lock: "
          "it gets it all the same") for m in ("0.04", "0.01", "None")
+    ] + [
+        ("wait_and_collect: lock = take_lock(sender.paths.sender_lock)", "None", "the loop below "
+         "asks again 20 ms later and gets it all the same"),
+        ("work: while time.time() < deadline:", "time.time() <= deadline", EXACT),
+        ("main: if time.time() >= deadline:", "time.time() > deadline", EXACT),
+        ("main: if _more_work(sender):", "None", "this first look only spares letting go of the "
+         "lock while work is left; the look after letting go finds that work and takes the lock "
+         "back (or a program took it and starts a sender for it): the same work is done"),
+        ("_more_work: return False", "return None", FALSY),
+    ] + [
+        (f'{where}: lock = take_lock({lock}) if hasattr(os, "fork") else None', "' '", NO_FORK)
+        for where, lock in (("run_in_process", "paths.sender_lock"),
+                            ("send_now", "sender.paths.sender_lock"))
+    ] + [
+        ("run_in_process: if timeout > 0:", m, "a drain given no time stops at its deadline before "
+         "its first request: it sends nothing and changes nothing") for m in ("timeout >= 0", "-1")
+    ] + [
+        (place, m, "a missing or empty fault file holds no crash: there is no crash report to date")
+        for place, mutants in (("_mtime: return None", ("' '", "return ''")),
+                               ("_mtime: return st.st_mtime if st.st_size else None", ("' '",)))
+        for m in mutants
     ],
     "crashreport/journal.py": [
         ("<module>: TYPE_CHECKING = False", "True", TYPING),
