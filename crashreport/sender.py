@@ -91,12 +91,10 @@ class Sender:
         return None if level is Level.OFF else level.value
 
     # -- runs → reports --------------------------------------------------------------------------
-    def collect(self, only: str | None = None) -> int:
-        """Queue the reports of every run that is over (or only of run ``only``); how many runs."""
+    def collect(self) -> int:
+        """Queue the reports of every run that is over; how many runs."""
         done = 0
         for left in journal.ended_runs(self.paths.runs_dir):
-            if only is not None and left.record.get("sid") != only:
-                continue
             try:
                 self._queue_run(left)
                 done += 1

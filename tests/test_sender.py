@@ -568,16 +568,6 @@ def test_a_record_of_an_unknown_level_or_shape_is_removed_unsent() -> None:
     assert outbox().pending() == []
 
 
-def test_only_one_run_can_be_collected_on_demand() -> None:
-    a, b = _record(ended=time.time(), **FINISHED), _record(ended=time.time(), **FINISHED)
-    _leave(a)
-    path_b = _leave(b)
-    assert Sender("mytool").collect(only=a["sid"]) == 1
-    assert [e.event_id for e in outbox().pending() if e.kinds == ("session",)] == \
-        [a["sid"].replace("-", "")]  # fmt: skip
-    assert path_b.exists()
-
-
 def test_a_report_already_queued_is_not_queued_twice() -> None:
     """A sender killed halfway through a run leaves some of its reports queued, and the record."""
     record = _record(ended=time.time(), **FINISHED)
