@@ -226,9 +226,6 @@ EQUIVALENT: dict[str, list[tuple[str, str, str]]] = {
          "asks again 20 ms later and gets it all the same"),
         ("work: while time.time() < deadline:", "time.time() <= deadline", EXACT),
         ("main: if time.time() >= deadline:", "time.time() > deadline", EXACT),
-        ("main: if _more_work(sender):", "None", "this first look only spares letting go of the "
-         "lock while work is left; the look after letting go finds that work and takes the lock "
-         "back (or a program took it and starts a sender for it): the same work is done"),
         ("_more_work: return False", "return None", FALSY),
     ] + [
         (f'{where}: lock = take_lock({lock}) if hasattr(os, "fork") else None', "' '", NO_FORK)
