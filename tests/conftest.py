@@ -70,6 +70,15 @@ def sentry_server() -> Iterator[SentryServer]:
     server.close()
 
 
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` for a child that must take SIGHUP and SIGINT as from a terminal: a test
+    run under ``nohup`` or as a background job would pass them on ignored."""
+    import signal
+
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()

@@ -22,7 +22,7 @@ import pytest
 
 from crashreport.paths import Paths
 
-from .conftest import child_env, run_mytool, run_python, settle
+from .conftest import as_from_a_terminal, child_env, run_mytool, run_python, settle
 from .processes import SenderWatch, senders_of
 from .sentry_server import SentryServer
 from .test_delivery import on, outbox
@@ -109,15 +109,10 @@ LINGER = textwrap.dedent("""
 """)
 
 
-def _hangup_kills() -> None:
-    """As in a terminal: a run under ``nohup`` (a background test run) would ignore SIGHUP."""
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
 def linger(home: Path, server: SentryServer, how: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", LINGER.format(dsn=server.dsn), how], cwd=home,
                             env=child_env(home, MYTOOL_TELEMETRY="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, preexec_fn=_hangup_kills)  # fmt: skip
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=as_from_a_terminal)  # fmt: skip
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
     proc.stdout.close()

@@ -32,7 +32,7 @@ from crashreport.delivery.outbox import Outbox
 from crashreport.paths import Paths
 from crashreport.sender import Sender, _parser, run_in_process, send_now, wait_and_collect
 
-from .conftest import ROOT, child_env
+from .conftest import ROOT, as_from_a_terminal, child_env
 from .sentry_server import PUBLIC_KEY, SentryServer
 from .test_delivery import event_ids, fill, outbox
 from .test_http import https_dsn
@@ -497,9 +497,9 @@ FINISHED = {"outcome": "ok", "exit_code": 0, "errors": 0, "crashed": False, "spa
             "counters": {}}  # fmt: skip
 
 
-def _leave(record: dict[str, Any], fault: str | None = None) -> Path:
-    """What a run leaves in the journal: its record, and its fault file if it had one."""
-    runs = Paths.for_app("mytool").runs_dir
+def _leave(record: dict[str, Any], fault: str | None = None, app: str = "mytool") -> Path:
+    """What a run of ``app`` leaves in the journal: its record, and its fault file if it had one."""
+    runs = Paths.for_app(app).runs_dir
     journal.ensure_dir(runs)
     path = runs / f"{record['sid']}.json"
     journal.write(path, record)
@@ -805,9 +805,10 @@ def test_a_sender_works_at_most_the_two_minutes_the_docs_promise() -> None:
 
 
 # -- what the sender's mutants showed unpinned --------------------------------------------------------
-def _queued_transaction() -> dict[str, Any]:
-    box = outbox()
-    [entry] = [e for e in box.pending() if "transaction" in e.kinds]
+def _queued(kind: str, app: str = "mytool") -> dict[str, Any]:
+    """The payload of the one queued report of ``kind``."""
+    box = Outbox(Paths.for_app(app).outbox_dir, Paths.for_app(app).sent_dir)
+    [entry] = [e for e in box.pending() if kind in e.kinds]
     payload: dict[str, Any] = json.loads(box.read(entry).split(b"\n")[2])
     return payload
 
@@ -823,7 +824,7 @@ def test_the_apps_own_scrub_settings_reach_the_sender(patterns: list[str]) -> No
                         "error": {"type": "OSError", "message": "frobnicate quux"}}]  # fmt: skip
     _leave(record)
     Sender("mytool").collect()
-    [span] = _queued_transaction()["spans"]
+    [span] = _queued("transaction")["spans"]
     if patterns == ["quux"]:
         assert span["data"] == {"outcome": "error", "<text>": "[Filtered]", "other": "zork",
                                 "error.type": "OSError", "error.message": "frobnicate [Filtered]"}
@@ -843,7 +844,7 @@ def test_collecting_prints_nothing_and_copies_nothing_unless_asked(
 def test_a_reports_release_is_the_one_the_run_had(sentry_server: SentryServer) -> None:
     _leave(_record(ended=time.time(), version="9.9.9", **FINISHED))
     Sender("mytool").collect()
-    payload = _queued_transaction()
+    payload = _queued("transaction")
     assert payload["release"] == "mytool@9.9.9"
 
 
@@ -965,10 +966,6 @@ def test_the_detached_sender_is_not_stopped_by_a_closed_terminal_or_ctrl_c(
     _leave(record)
     sentry_server.fault("hang")
 
-    def as_from_a_terminal() -> None:  # not as this test runs (nohup, a background job)
-        for sig in (signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
-
     proc = subprocess.Popen([sys.executable, "-m", "crashreport.sender", "--app", "mytool", "--dsn",
                              sentry_server.dsn, "--seconds", "20"], cwd=home, env=child_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -1035,7 +1032,7 @@ from crashreport.locks import take_lock
 from crashreport.paths import Paths
 
 events, record = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-paths, looks, held = Paths.for_app("mytool"), [], []
+paths, looks = Paths.for_app("mytool"), []
 real = sender._more_work
 
 def act(when):
@@ -1043,7 +1040,7 @@ def act(when):
         journal.ensure_dir(paths.runs_dir)
         journal.write(paths.runs_dir / (record["sid"] + ".json"), record)
     if events.get("take") == when:
-        held.append(take_lock(paths.sender_lock))
+        take_lock(paths.sender_lock)  # held until this process exits
 
 def more_work(s):
     looks.append(1)
@@ -1154,13 +1151,10 @@ def test_the_senders_command_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_run_the_disk_refuses_is_kept_and_not_worked_on_again_by_this_sender() -> None:
-    import shutil
-
     from crashreport.sender import _more_work
 
     path = _leave(_record(ended=time.time(), **FINISHED))
     box_dir = Paths.for_app("mytool").outbox_dir
-    shutil.rmtree(box_dir, ignore_errors=True)
     box_dir.parent.mkdir(parents=True, exist_ok=True)
     box_dir.write_text("")  # the outbox cannot be written
     sender = Sender("mytool")
@@ -1176,16 +1170,9 @@ def test_a_crash_report_marks_the_apps_own_frames() -> None:
 
     own = Path(yaml.__file__).parent / "constructor.py"
     fault = FAULT + f'  File "{own}", line 40 in construct_document\n'
-    record = _record(app="pyyaml")
-    runs = Paths.for_app("pyyaml").runs_dir
-    journal.ensure_dir(runs)
-    journal.write(runs / f"{record['sid']}.json", record)
-    (runs / f"{record['sid']}.fault").write_text(fault)
+    _leave(_record(app="pyyaml"), fault, app="pyyaml")
     Sender("pyyaml").collect()
-    box = Outbox(Paths.for_app("pyyaml").outbox_dir, Paths.for_app("pyyaml").sent_dir)
-    [entry] = [e for e in box.pending() if "event" in e.kinds]
-    event = json.loads(box.read(entry).split(b"\n")[2])
-    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    frames = _queued("event", app="pyyaml")["exception"]["values"][0]["stacktrace"]["frames"]
     assert {f["filename"].rsplit("/", 1)[-1]: f["in_app"] for f in frames} == {
         "x.py": False, "constructor.py": True}
 
